@@ -1,0 +1,48 @@
+# Two entry points for a newcomer: `make demo` and `make test`. Both set themselves up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test setup os-deps venv lint typecheck unit integration scenarios bench clean
+
+setup: os-deps venv
+
+os-deps:
+	@bash stack/install-os-packages.sh chromium
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: venv
+	$(VENV)/bin/ruff check harness tests scenarios bench stack
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+unit: venv
+	$(PY) -m pytest -q tests/unit
+
+integration: setup
+	$(PY) -m pytest -q -m integration tests/integration
+
+scenarios: setup
+	$(PY) -m pytest -q scenarios --junitxml=reports/junit-scenarios.xml
+
+test: setup lint typecheck unit integration scenarios
+
+demo: setup
+	$(VENV)/bin/harness audit
+	$(VENV)/bin/harness verify
+
+bench: setup
+	for b in bench/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

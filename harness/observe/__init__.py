@@ -1,0 +1,1 @@
+"""Observation: Prometheus and Alertmanager clients, notification sinks, alert-state recording."""
