@@ -1,0 +1,252 @@
+"""The scenario model: a YAML file says "under this load, with these faults, these alerts fire within
+this time, reach these receivers, these stay silent, and the SLOs and budgets hold".
+
+Every duration in a scenario is *production time*, like the rules it tests: at time scale 60 a fault
+with ``duration: 10m`` lasts 10 real seconds. Rates (requests/s) and toxic attributes (latency in ms)
+are not durations of the run and are never scaled.
+
+Parsing keeps the line of every field so that validation errors name file, line and field, and the whole
+scenario is validated before anything starts (harness.scenario.validate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from harness.durations import parse_duration
+from harness.errors import ValidationError
+
+LOAD_PROFILES = ("constant_users", "ramp", "steps", "spike", "constant_rate", "none")
+EXPECT_KINDS = ("fires", "silent", "resolves", "notified", "inhibited", "slo", "latency", "unsupported")
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a value came from, for error messages."""
+
+    file: str
+    line: int | None
+
+    def error(self, field_: str, problem: str, hint: str = "") -> ValidationError:
+        return ValidationError(self.file, self.line, field_, problem, hint=hint)
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    profile: str = "constant_rate"
+    rate: float = 30.0            # requests/s (constant_rate)
+    users: int = 10               # constant_users / ramp / steps / spike
+    params: Mapping[str, Any] = field(default_factory=dict)
+    locustfile: str | None = None
+    where: Located = Located("", None)
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    id: str
+    kind: str
+    target: str | None
+    start: float                  # production seconds after scenario start
+    duration: float               # production seconds
+    params: Mapping[str, Any]
+    where: Located
+    lines: Mapping[str, int] = field(default_factory=dict)   # field -> line, for precise errors
+
+    def at(self, field_: str) -> Located:
+        return Located(self.where.file, self.lines.get(field_, self.where.line))
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass(frozen=True)
+class Expectation:
+    kind: str                     # one of EXPECT_KINDS
+    subject: str                  # alertname, SLO name, endpoint; "*" for "every other alert"
+    params: Mapping[str, Any]
+    where: Located
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    def at(self, field_: str) -> Located:
+        return Located(self.where.file, self.lines.get(field_, self.where.line))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    file: str
+    description: str
+    duration: float               # production seconds
+    load: LoadSpec
+    faults: tuple[FaultSpec, ...]
+    expectations: tuple[Expectation, ...]
+    tags: tuple[str, ...] = ()
+    warmup: float = 300.0         # production seconds of load before the clock of expectations starts
+
+    def fault(self, fault_id: str | None) -> FaultSpec | None:
+        if fault_id is None:
+            return self.faults[0] if self.faults else None
+        return next((f for f in self.faults if f.id == fault_id), None)
+
+
+def _line(node: Any, key: Any | None = None) -> int | None:
+    """1-based line of ``node[key]`` (or of ``node``) in the YAML source."""
+    try:
+        if key is not None and isinstance(node, CommentedMap):
+            return int(node.lc.key(key)[0]) + 1
+        if key is not None and isinstance(node, CommentedSeq):
+            return int(node.lc.item(key)[0]) + 1
+        return int(node.lc.line) + 1
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return None
+
+
+def _field_lines(node: CommentedMap) -> dict[str, int]:
+    return {str(k): line for k in node if (line := _line(node, k)) is not None}
+
+
+def _duration(value: Any, where: Located, field_: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise where.error(field_, str(exc), hint="durations look like 30s, 5m, 1h30m or 250ms") from None
+
+
+def _mapping(node: Any, where: Located, field_: str) -> CommentedMap:
+    if not isinstance(node, CommentedMap):
+        raise where.error(field_, f"expected a mapping, got {type(node).__name__}")
+    return node
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _check_keys(node: CommentedMap, allowed: set[str], file: str, field_: str) -> None:
+    for key in node:
+        if key not in allowed:
+            raise ValidationError(file, _line(node, key), f"{field_}.{key}" if field_ else str(key),
+                                  "unknown field", hint=f"allowed here: {', '.join(sorted(allowed))}")
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Parse a scenario file. Syntax and shape errors raise ValidationError with file and line."""
+    path = Path(path)
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValidationError(file, None, "(file)", f"cannot read: {exc.strerror}") from None
+    return parse_scenario(text, file=file, default_name=path.stem)
+
+
+def parse_scenario(text: str, *, file: str = "<string>", default_name: str = "scenario") -> Scenario:
+    try:
+        doc = YAML(typ="rt").load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ValidationError(file, line, "(syntax)", str(getattr(exc, "problem", exc))) from None
+    top = Located(file, 1)
+    root = _mapping(doc, top, "(document)")
+    _check_keys(root, {"name", "description", "tags", "duration", "warmup", "load", "faults", "expect"}, file, "")
+
+    def at(node: Any, key: Any) -> Located:
+        return Located(file, _line(node, key))
+
+    if "duration" not in root:
+        raise top.error("duration", "missing", hint="how long the scenario runs, in production time, e.g. 20m")
+    duration = _duration(root["duration"], at(root, "duration"), "duration")
+    warmup = _duration(root.get("warmup", "5m"), at(root, "warmup"), "warmup")
+
+    load = LoadSpec(where=top)
+    if "load" in root:
+        ln = _mapping(root["load"], at(root, "load"), "load")
+        _check_keys(ln, {"profile", "rate", "users", "locustfile", "params"}, file, "load")
+        profile = str(ln.get("profile", "constant_rate"))
+        if profile not in LOAD_PROFILES:
+            raise at(ln, "profile").error("load.profile", f"unknown profile {profile!r}",
+                                          hint=f"one of: {', '.join(LOAD_PROFILES)}")
+        try:
+            rate = float(ln.get("rate", 30.0))
+            users = int(ln.get("users", 10))
+        except (TypeError, ValueError):
+            raise at(root, "load").error("load.rate/users", "must be numbers") from None
+        if rate <= 0 or users <= 0:
+            raise at(root, "load").error("load.rate/users", "must be > 0")
+        load = LoadSpec(profile=profile, rate=rate, users=users, params=_plain(ln.get("params", {})),
+                        locustfile=ln.get("locustfile"), where=at(root, "load"))
+
+    faults: list[FaultSpec] = []
+    fault_nodes = root.get("faults") or []
+    if not isinstance(fault_nodes, CommentedSeq):
+        raise at(root, "faults").error("faults", "expected a list of faults")
+    for i, fn in enumerate(fault_nodes):
+        where = Located(file, _line(fault_nodes, i))
+        fn = _mapping(fn, where, f"faults[{i}]")
+        _check_keys(fn, {"id", "kind", "target", "start", "duration", "params"}, file, f"faults[{i}]")
+        if "kind" not in fn:
+            raise where.error(f"faults[{i}].kind", "missing", hint="e.g. kind: crash, target: redis")
+        for req in ("start", "duration"):
+            if req not in fn:
+                raise where.error(f"faults[{i}].{req}", "missing", hint="production time, e.g. 5m")
+        params = fn.get("params") or {}
+        if not isinstance(params, Mapping):
+            raise at(fn, "params").error(f"faults[{i}].params", "expected a mapping")
+        faults.append(FaultSpec(
+            id=str(fn.get("id", f"fault{i + 1}")),
+            kind=str(fn["kind"]),
+            target=None if fn.get("target") is None else str(fn["target"]),
+            start=_duration(fn["start"], at(fn, "start"), f"faults[{i}].start"),
+            duration=_duration(fn["duration"], at(fn, "duration"), f"faults[{i}].duration"),
+            params=_plain(params),
+            where=where,
+            lines=_field_lines(fn),
+        ))
+
+    expectations: list[Expectation] = []
+    exp_nodes = root.get("expect") or []
+    if not isinstance(exp_nodes, CommentedSeq):
+        raise at(root, "expect").error("expect", "expected a list of expectations")
+    for i, en in enumerate(exp_nodes):
+        where = Located(file, _line(exp_nodes, i))
+        en = _mapping(en, where, f"expect[{i}]")
+        kinds = [k for k in en if k in EXPECT_KINDS]
+        if len(kinds) != 1:
+            raise where.error(f"expect[{i}]",
+                              f"needs exactly one of {', '.join(EXPECT_KINDS)}; found {kinds or 'none'}")
+        kind = kinds[0]
+        subject = en[kind]
+        params = {str(k): _plain(v) for k, v in en.items() if k != kind}
+        for key in ("within", "during_from", "during_to"):
+            if key in params:
+                params[key] = _duration(params[key], at(en, key), f"expect[{i}].{key}")
+        subjects = [str(s) for s in subject] if isinstance(subject, list) else [str(subject)]
+        for s in subjects:
+            expectations.append(Expectation(kind=kind, subject=s, params=params, where=where,
+                                            lines=_field_lines(en)))
+
+    tags = root.get("tags") or []
+    return Scenario(
+        name=str(root.get("name", default_name)),
+        file=file,
+        description=str(root.get("description", "")).strip(),
+        duration=duration,
+        warmup=warmup,
+        load=load,
+        faults=tuple(faults),
+        expectations=tuple(expectations),
+        tags=tuple(str(t) for t in tags),
+    )

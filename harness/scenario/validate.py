@@ -1,0 +1,150 @@
+"""Validate a whole scenario against what it refers to, before anything starts.
+
+The context lists what exists: alert names in the loaded rule packs, receivers in the Alertmanager
+config, the stack's proxies and services, and fault kinds with their parameters. Every problem is
+collected, so a user fixes a file in one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from harness.errors import HarnessError, ValidationError
+from harness.scenario.model import Scenario
+
+# The reference stack's names (contract with harness.stack); a backend may offer a subset.
+PROXIES = ("pg_primary", "pg_replica", "redis", "replication",
+           "exporter_pg_primary", "exporter_pg_replica", "exporter_redis")
+SERVICES = ("postgres_primary", "postgres_replica", "redis", "prometheus", "alertmanager", "api", "toxiproxy",
+            "postgres_exporter_primary", "postgres_exporter_replica", "redis_exporter", "node_exporter",
+            "backup", "grafana")
+
+
+class ScenarioInvalid(HarnessError):
+    def __init__(self, errors: Sequence[ValidationError]) -> None:
+        self.errors = list(errors)
+        super().__init__(f"{len(self.errors)} problem(s) in scenario files:",
+                         detail="\n".join(f"  {e}" for e in self.errors))
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    alerts: frozenset[str]
+    receivers: frozenset[str] = frozenset()
+    proxies: frozenset[str] = frozenset(PROXIES)
+    services: frozenset[str] = frozenset(SERVICES)
+    # fault kind -> {param name: python type or tuple of types}; None disables fault checks
+    fault_kinds: Mapping[str, Mapping[str, object]] | None = None
+    slo_names: frozenset[str] = field(default_factory=frozenset)
+
+
+def _suggest(name: str, known: frozenset[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(known), n=3)
+    return f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(sorted(known)) or '(none)'}"
+
+
+def _fault_target_ok(kind: str, target: str | None, ctx: ValidationContext) -> str | None:
+    network = {"toxic", "proxy_down"}
+    process = {"crash", "freeze", "stop", "restart"}
+    if kind in network:
+        if target not in ctx.proxies:
+            return f"unknown proxy {target!r}; " + _suggest(str(target), ctx.proxies)
+    elif kind in process and target not in ctx.services:
+        return f"unknown service {target!r}; " + _suggest(str(target), ctx.services)
+    return None
+
+
+def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationError]:
+    errors: list[ValidationError] = []
+    f = scn.file
+    if scn.duration <= 0:
+        errors.append(ValidationError(f, 1, "duration", "must be > 0"))
+    for i, fault in enumerate(scn.faults):
+        w = fault.where
+        if ctx.fault_kinds is not None and fault.kind not in ctx.fault_kinds:
+            errors.append(fault.at("kind").error(f"faults[{i}].kind", f"unknown fault kind {fault.kind!r}",
+                                  hint=_suggest(fault.kind, frozenset(ctx.fault_kinds))))
+        problem = _fault_target_ok(fault.kind, fault.target, ctx)
+        if problem:
+            errors.append(fault.at("target").error(f"faults[{i}].target", problem))
+        if ctx.fault_kinds is not None and fault.kind in ctx.fault_kinds:
+            accepted = ctx.fault_kinds[fault.kind]
+            for pname, pval in fault.params.items():
+                if pname not in accepted:
+                    errors.append(fault.at("params").error(f"faults[{i}].params.{pname}",
+                                                           f"not a parameter of {fault.kind}",
+                                                           hint=f"accepted: {', '.join(sorted(accepted))}"))
+                    continue
+                typ = accepted[pname]
+                if isinstance(typ, type | tuple) and not isinstance(pval, typ) and not (
+                        typ is float and isinstance(pval, int)):
+                    errors.append(fault.at("params").error(f"faults[{i}].params.{pname}",
+                                                           f"expected {getattr(typ, '__name__', typ)}, got {pval!r}"))
+        if fault.duration <= 0:
+            errors.append(w.error(f"faults[{i}].duration", "must be > 0"))
+        if fault.end > scn.duration:
+            errors.append(w.error(f"faults[{i}]", f"ends at {fault.end:g}s, after the scenario's duration "
+                                  f"{scn.duration:g}s", hint="lengthen `duration` or shorten the fault"))
+    # Conflicting faults: two faults on the same target at overlapping times.
+    for i, a in enumerate(scn.faults):
+        for j in range(i + 1, len(scn.faults)):
+            b = scn.faults[j]
+            if a.target is not None and a.target == b.target and a.start < b.end and b.start < a.end:
+                if a.kind == "toxic" and b.kind == "toxic" and a.params.get("type") != b.params.get("type"):
+                    continue  # different toxics may share a proxy
+                errors.append(b.where.error(f"faults[{j}]", f"overlaps faults[{i}] ({a.kind}) on the same "
+                                            f"target {a.target!r}", hint="separate them in time"))
+    ids = [x.id for x in scn.faults]
+    for dup in {x for x in ids if ids.count(x) > 1}:
+        errors.append(ValidationError(f, None, "faults.id", f"duplicate fault id {dup!r}"))
+    for e in scn.expectations:
+        w = e.where
+        names_alert = e.kind in ("fires", "silent", "resolves", "notified", "inhibited", "unsupported")
+        if names_alert and e.subject != "*" and e.subject not in ctx.alerts:
+            errors.append(w.error(e.kind, f"alert {e.subject!r} is not in the loaded rule packs",
+                                  hint=_suggest(e.subject, ctx.alerts)))
+        if e.kind == "inhibited":
+            by = e.params.get("by")
+            if not by:
+                errors.append(w.error("inhibited.by", "missing: the alert that inhibits it"))
+            elif by not in ctx.alerts:
+                errors.append(e.at("by").error("inhibited.by", f"alert {by!r} is not in the loaded rule packs",
+                                      hint=_suggest(str(by), ctx.alerts)))
+        if e.kind == "notified" and ctx.receivers:
+            for key in ("receivers", "not_receivers"):
+                for r in e.params.get(key, []) or []:
+                    if r not in ctx.receivers:
+                        errors.append(e.at(key).error(f"notified.{key}", f"receiver {r!r} is not in the Alertmanager "
+                                              "config", hint=_suggest(str(r), ctx.receivers)))
+        if e.kind in ("fires", "resolves", "notified") and "after" in e.params \
+                and scn.fault(str(e.params["after"])) is None:
+            errors.append(w.error(f"{e.kind}.after", f"no fault with id {e.params['after']!r}",
+                                  hint=f"fault ids: {', '.join(ids) or '(none)'}"))
+        if e.kind in ("fires", "resolves") and not scn.faults and "after" not in e.params:
+            errors.append(w.error(e.kind, "needs a fault to measure from; this scenario has none"))
+        if e.kind == "latency":
+            if "budget" not in e.params:
+                errors.append(w.error("latency.budget", "missing", hint="e.g. budget: 50ms"))
+            pct = e.params.get("percentile", 95)
+            if not isinstance(pct, int | float) or not 0 < pct < 100:
+                errors.append(w.error("latency.percentile", f"must be in (0, 100), got {pct!r}"))
+        if e.kind == "slo" and ctx.slo_names and e.subject not in ctx.slo_names:
+            errors.append(w.error("slo", f"unknown SLO {e.subject!r}", hint=_suggest(e.subject, ctx.slo_names)))
+        if e.kind == "unsupported" and not e.params.get("reason"):
+            errors.append(w.error("unsupported.reason", "say why this alert cannot be exercised here"))
+    return errors
+
+
+def validate_scenarios(scenarios: Sequence[Scenario], ctx: ValidationContext) -> None:
+    errors: list[ValidationError] = []
+    names: dict[str, str] = {}
+    for scn in scenarios:
+        errors.extend(scenario_errors(scn, ctx))
+        if scn.name in names:
+            errors.append(ValidationError(scn.file, 1, "name", f"duplicate scenario name (also {names[scn.name]})"))
+        names[scn.name] = scn.file
+    if errors:
+        raise ScenarioInvalid(errors)

@@ -1,0 +1,205 @@
+"""Pure verdicts over a recorded timeline: each takes events (and records) and returns a Verdict with the
+observed value, the expected value and the window. No I/O, no clock, no sleeping: unit-tested with
+one-line asserts.
+
+Alert state events (ALERT_STATE) carry ``data = {"state": "pending"|"firing"|"inactive", "labels": {...}}``
+and are recorded on change only, per series (alertname + labels). Notifications (NOTIFICATION) are named
+by receiver and carry ``data["alerts"]``: a list of {"labels": {...}, "status": ...}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.scenario.result import FAIL, PASS, Verdict
+from harness.timeline import ALERT_STATE, AM_STATE, NOTIFICATION, Event
+
+
+@dataclass(frozen=True)
+class Interval:
+    state: str
+    start: float
+    end: float | None            # None: still in this state when recording stopped
+    labels: Mapping[str, str]
+
+    def overlaps(self, start: float, end: float) -> bool:
+        return self.start <= end and (self.end is None or self.end >= start)
+
+
+def _matches(labels: Mapping[str, str], want: Mapping[str, str] | None) -> bool:
+    return not want or all(labels.get(k) == str(v) for k, v in want.items())
+
+
+def alert_intervals(events: Iterable[Event], alert: str, labels: Mapping[str, str] | None = None,
+                    state: str = "firing") -> list[Interval]:
+    """Intervals in ``state`` for every series of ``alert`` whose labels include ``labels``."""
+    by_series: dict[tuple[tuple[str, str], ...], list[Event]] = {}
+    for e in events:
+        if e.kind == ALERT_STATE and e.name == alert:
+            lab = dict(e.data.get("labels") or {})
+            if _matches(lab, labels):
+                by_series.setdefault(tuple(sorted(lab.items())), []).append(e)
+    out: list[Interval] = []
+    for key, evs in by_series.items():
+        evs.sort(key=lambda e: e.t)
+        opened: float | None = None
+        for e in evs:
+            in_state = e.data.get("state") == state
+            if in_state and opened is None:
+                opened = e.t
+            elif not in_state and opened is not None:
+                out.append(Interval(state, opened, e.t, dict(key)))
+                opened = None
+        if opened is not None:
+            out.append(Interval(state, opened, None, dict(key)))
+    out.sort(key=lambda iv: iv.start)
+    return out
+
+
+def _fmt(t: float | None) -> str:
+    return "never" if t is None else f"{t:.2f}s"
+
+
+def fires_within(events: Sequence[Event], alert: str, *, since: float, within: float,
+                 labels: Mapping[str, str] | None = None, min_latency: float | None = None) -> Verdict:
+    """The alert goes firing no earlier than ``since`` and no later than ``since + within``."""
+    firing = alert_intervals(events, alert, labels)
+    expected = f"firing within {within:.2f}s of t={since:.2f}s" + (f" with {dict(labels)}" if labels else "")
+    before = [iv for iv in firing if iv.start < since and iv.overlaps(since, since)]
+    if before:
+        return Verdict("fires", alert, FAIL, expected,
+                       f"already firing at t={before[0].start:.2f}s, before the fault; cannot attribute",
+                       window=(since, since + within), min_latency=min_latency)
+    after = [iv for iv in firing if iv.start >= since]
+    if not after:
+        pending = alert_intervals(events, alert, labels, state="pending")
+        seen = [iv for iv in pending if iv.start >= since]
+        note = f"; pending from t={seen[0].start:.2f}s but never firing" if seen else "; never pending"
+        return Verdict("fires", alert, FAIL, expected, "never fired" + note, window=(since, since + within),
+                       min_latency=min_latency)
+    first = after[0]
+    latency = first.start - since
+    status = PASS if latency <= within else FAIL
+    return Verdict("fires", alert, status, expected, f"fired at t={first.start:.2f}s ({latency:.2f}s after)",
+                   window=(since, since + within), latency=latency, min_latency=min_latency,
+                   evidence={"labels": dict(first.labels)})
+
+
+def stays_silent(events: Sequence[Event], alert: str, *, start: float, end: float,
+                 labels: Mapping[str, str] | None = None) -> Verdict:
+    """The alert never fires in [start, end]; going pending is reported but allowed."""
+    firing = [iv for iv in alert_intervals(events, alert, labels) if iv.overlaps(start, end)]
+    expected = f"not firing in [{start:.2f}s, {end:.2f}s]"
+    if firing:
+        iv = firing[0]
+        return Verdict("silent", alert, FAIL, expected,
+                       f"firing from t={iv.start:.2f}s to {_fmt(iv.end)} ({len(firing)} interval(s))",
+                       window=(start, end), evidence={"labels": dict(iv.labels)})
+    pending = [iv for iv in alert_intervals(events, alert, labels, "pending") if iv.overlaps(start, end)]
+    observed = "silent" + (f" (pending {len(pending)} time(s), never firing)" if pending else "")
+    return Verdict("silent", alert, PASS, expected, observed, window=(start, end))
+
+
+def resolves_within(events: Sequence[Event], alert: str, *, since: float, within: float,
+                    labels: Mapping[str, str] | None = None) -> Verdict:
+    """Every firing interval that was open at ``since`` (the fault's end) closes by ``since + within``."""
+    expected = f"resolved by t={since + within:.2f}s ({within:.2f}s after the fault ended)"
+    firing = alert_intervals(events, alert, labels)
+    if not firing:
+        return Verdict("resolves", alert, FAIL, expected, "never fired, so it cannot resolve",
+                       window=(since, since + within))
+    open_at_end = [iv for iv in firing if iv.overlaps(since, since)]
+    # An alert that re-fires after the fault ended has not resolved either.
+    refired = [iv for iv in firing if since < iv.start <= since + within]
+    ends = [iv.end for iv in open_at_end + refired]
+    if any(e is None for e in ends):
+        return Verdict("resolves", alert, FAIL, expected, "still firing when recording stopped",
+                       window=(since, since + within))
+    last = max((e for e in ends if e is not None), default=since)
+    status = PASS if last <= since + within else FAIL
+    return Verdict("resolves", alert, status, expected, f"resolved at t={last:.2f}s ({last - since:.2f}s after)",
+                   window=(since, since + within), latency=last - since)
+
+
+def _notified_alertnames(ev: Event) -> set[str]:
+    names = set()
+    for a in ev.data.get("alerts") or []:
+        labels = a.get("labels") or {}
+        name = labels.get("alertname") or a.get("alertname")
+        if name:
+            names.add(str(name))
+    return names
+
+
+def first_notification(events: Sequence[Event], receiver: str, alert: str, *, start: float,
+                       end: float, status: str = "firing") -> Event | None:
+    for e in events:
+        if e.kind == NOTIFICATION and e.name == receiver and start <= e.t <= end \
+                and alert in _notified_alertnames(e) and e.data.get("status", status) == status:
+            return e
+    return None
+
+
+def notified(events: Sequence[Event], alert: str, *, receivers: Sequence[str], not_receivers: Sequence[str],
+             since: float, within: float, until: float, min_latency: float | None = None) -> list[Verdict]:
+    """Each receiver in ``receivers`` hears of ``alert`` within ``within`` of ``since``; those in
+    ``not_receivers`` hear nothing of it between ``since`` and ``until``."""
+    out = []
+    for r in receivers:
+        ev = first_notification(events, r, alert, start=since, end=since + within)
+        expected = f"{alert} delivered to {r} within {within:.2f}s of t={since:.2f}s"
+        if ev is None:
+            late = first_notification(events, r, alert, start=since, end=until)
+            obs = f"arrived late at t={late.t:.2f}s" if late else "no notification"
+            out.append(Verdict("notified", r, FAIL, expected, obs, window=(since, since + within),
+                               min_latency=min_latency))
+        else:
+            out.append(Verdict("notified", r, PASS, expected, f"arrived at t={ev.t:.2f}s ({ev.t - since:.2f}s "
+                               "after)", window=(since, since + within), latency=ev.t - since,
+                               min_latency=min_latency, evidence={"payload": ev.data.get("payload")}))
+    for r in not_receivers:
+        ev = first_notification(events, r, alert, start=since, end=until)
+        expected = f"{alert} never delivered to {r}"
+        out.append(Verdict("not_notified", r, PASS if ev is None else FAIL, expected,
+                           "no notification" if ev is None else f"delivered at t={ev.t:.2f}s",
+                           window=(since, until)))
+    return out
+
+
+def inhibited(events: Sequence[Event], alert: str, *, by: str, start: float, end: float,
+              receivers: Sequence[str] = ()) -> Verdict:
+    """While ``by`` is active in Alertmanager, ``alert`` is suppressed there and reaches no receiver."""
+    expected = f"{alert} inhibited while {by} fires"
+    am = [e for e in events if e.kind == AM_STATE and start <= e.t <= end]
+    source_active = [e.t for e in am if e.name == by and e.data.get("state") == "active"]
+    if not source_active:
+        return Verdict("inhibited", alert, FAIL, expected, f"{by} never active in Alertmanager",
+                       window=(start, end))
+    suppressed = [e for e in am if e.name == alert and e.data.get("state") == "suppressed"
+                  and e.data.get("inhibited_by")]
+    active = [e for e in am if e.name == alert and e.data.get("state") == "active" and e.t >= source_active[0]]
+    leaked = [first_notification(events, r, alert, start=source_active[0], end=end) for r in receivers]
+    leaked_to = [r for r, ev in zip(receivers, leaked, strict=True) if ev is not None]
+    if suppressed and not leaked_to and not active:
+        return Verdict("inhibited", alert, PASS, expected,
+                       f"suppressed from t={suppressed[0].t:.2f}s, no notification", window=(start, end))
+    observed = "never suppressed" if not suppressed else "suppressed"
+    if active:
+        observed += f"; active (not inhibited) at t={active[0].t:.2f}s"
+    if leaked_to:
+        observed += f"; notified {', '.join(leaked_to)}"
+    return Verdict("inhibited", alert, FAIL, expected, observed, window=(start, end))
+
+
+def latency_budget(latencies: np.ndarray, endpoint: str, *, percentile: float, budget: float) -> Verdict:
+    """pXX of ground-truth latencies (seconds) at most ``budget`` seconds."""
+    expected = f"p{percentile:g} <= {budget * 1000:.1f} ms"
+    if latencies.size == 0:
+        return Verdict("latency", endpoint, FAIL, expected, "no requests recorded for this endpoint")
+    value = float(np.percentile(latencies, percentile, method="inverted_cdf"))
+    status = PASS if value <= budget else FAIL
+    return Verdict("latency", endpoint, status, expected, f"p{percentile:g} = {value * 1000:.2f} ms over "
+                   f"{latencies.size} requests", evidence={"value_s": value, "n": int(latencies.size)})

@@ -1,0 +1,85 @@
+import numpy as np
+
+from harness.scenario.result import FAIL, PASS
+from harness.scenario.verdict import (
+    alert_intervals,
+    fires_within,
+    inhibited,
+    latency_budget,
+    notified,
+    resolves_within,
+    stays_silent,
+)
+from harness.timeline import ALERT_STATE, AM_STATE, NOTIFICATION, Event
+
+L = {"alertname": "RedisDown", "severity": "critical"}
+
+
+def st(t, state, name="RedisDown", labels=L):
+    return Event(t, ALERT_STATE, name, {"state": state, "labels": labels})
+
+
+def note(t, receiver, alert="RedisDown", status="firing"):
+    return Event(t, NOTIFICATION, receiver, {"status": status, "alerts": [{"labels": {"alertname": alert}}]})
+
+
+LIFE = [st(11, "pending"), st(13, "firing"), st(30, "inactive")]
+
+
+def test_intervals():
+    ivs = alert_intervals(LIFE, "RedisDown")
+    assert [(i.start, i.end) for i in ivs] == [(13, 30)]
+    assert alert_intervals(LIFE, "RedisDown", {"severity": "warning"}) == []
+    assert [(i.start, i.end) for i in alert_intervals([st(1, "firing"), st(2, "firing")], "RedisDown")] == [(1, None)]
+
+
+def test_fires_within():
+    v = fires_within(LIFE, "RedisDown", since=10, within=5, min_latency=2)
+    assert v.status == PASS and v.latency == 3 and v.min_latency == 2
+    assert fires_within(LIFE, "RedisDown", since=10, within=2).status == FAIL
+    never = fires_within([st(11, "pending"), st(12, "inactive")], "RedisDown", since=10, within=5)
+    assert never.status == FAIL and "pending" in never.observed
+    early = fires_within([st(5, "firing")], "RedisDown", since=10, within=5)
+    assert early.status == FAIL and "before the fault" in early.observed
+
+
+def test_silent():
+    assert stays_silent(LIFE, "RedisDown", start=0, end=12).status == PASS
+    assert "pending" in stays_silent(LIFE, "RedisDown", start=0, end=12).observed
+    assert stays_silent(LIFE, "RedisDown", start=0, end=14).status == FAIL
+    assert stays_silent(LIFE, "RedisDown", start=31, end=50).status == PASS
+
+
+def test_resolves():
+    assert resolves_within(LIFE, "RedisDown", since=25, within=6).status == PASS
+    assert resolves_within(LIFE, "RedisDown", since=25, within=4).status == FAIL
+    assert resolves_within(LIFE[:2], "RedisDown", since=25, within=60).status == FAIL
+    assert resolves_within([], "RedisDown", since=25, within=60).status == FAIL
+
+
+def test_notified():
+    evs = [note(14, "pagerduty-critical"), note(20, "slack-critical"), note(15, "slack-warnings", "Other")]
+    vs = notified(evs, "RedisDown", receivers=["pagerduty-critical", "slack-critical"],
+                  not_receivers=["slack-warnings"], since=10, within=5, until=40)
+    assert [(v.subject, v.status) for v in vs] == [("pagerduty-critical", PASS), ("slack-critical", FAIL),
+                                                   ("slack-warnings", PASS)]
+    assert "late" in vs[1].observed
+    leak = notified([note(14, "slack-warnings")], "RedisDown", receivers=[], not_receivers=["slack-warnings"],
+                    since=10, within=5, until=40)
+    assert leak[0].status == FAIL
+
+
+def test_inhibited():
+    ok = [Event(10, AM_STATE, "Crit", {"state": "active"}),
+          Event(11, AM_STATE, "Warn", {"state": "suppressed", "inhibited_by": ["x"]})]
+    assert inhibited(ok, "Warn", by="Crit", start=0, end=30, receivers=["slack-warnings"]).status == PASS
+    leak = [*ok, note(12, "slack-warnings", "Warn")]
+    assert inhibited(leak, "Warn", by="Crit", start=0, end=30, receivers=["slack-warnings"]).status == FAIL
+    assert inhibited(ok[1:], "Warn", by="Crit", start=0, end=30).status == FAIL
+
+
+def test_latency_budget():
+    lat = np.array([0.001] * 95 + [0.2] * 5)
+    assert latency_budget(lat, "/x", percentile=95, budget=0.005).status == PASS
+    assert latency_budget(lat, "/x", percentile=99, budget=0.005).status == FAIL
+    assert latency_budget(np.array([]), "/x", percentile=95, budget=1).status == FAIL
