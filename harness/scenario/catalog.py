@@ -1,0 +1,83 @@
+"""What the loaded rule packs and Alertmanager config offer a scenario: alert names, their ``for`` and
+range windows (for the theoretical minimum detection latency), labels (for routing) and receivers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.durations import parse_duration
+from harness.errors import HarnessError
+
+_RANGE = re.compile(r"\[(\d+(?:ms|[smhdwy]))(?::\d+(?:ms|[smhdwy])?)?\]")
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    name: str
+    expr: str
+    for_s: float                      # production seconds
+    labels: Mapping[str, str]
+    group: str
+    interval_s: float | None          # the group's evaluation interval (production seconds)
+    file: str
+
+    @property
+    def max_window_s(self) -> float:
+        """Largest range window in the expression (production seconds), 0 for instant-only rules."""
+        return max((parse_duration(m.group(1)) for m in _RANGE.finditer(self.expr)), default=0.0)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    alerts: Mapping[str, AlertRule]
+    receivers: frozenset[str] = frozenset()
+    group_wait_s: float = 30.0        # Alertmanager's route-level group_wait (production seconds)
+    rule_files: tuple[str, ...] = ()
+    records: frozenset[str] = field(default_factory=frozenset)
+
+    def rule(self, name: str) -> AlertRule:
+        try:
+            return self.alerts[name]
+        except KeyError:
+            raise HarnessError(f"alert {name!r} is not in the loaded rule packs") from None
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise HarnessError(f"cannot read {path}: {exc}", hint="check the path and `harness check`") from None
+
+
+def load_catalog(rule_files: Iterable[str | Path], alertmanager_config: str | Path | None = None) -> Catalog:
+    alerts: dict[str, AlertRule] = {}
+    records: set[str] = set()
+    files = [str(p) for p in rule_files]
+    for f in files:
+        doc = _load_yaml(Path(f)) or {}
+        for group in doc.get("groups", []) or []:
+            interval = group.get("interval")
+            for rule in group.get("rules", []) or []:
+                if "record" in rule:
+                    records.add(str(rule["record"]))
+                    continue
+                name = str(rule.get("alert"))
+                alerts.setdefault(name, AlertRule(
+                    name=name, expr=str(rule.get("expr", "")), for_s=parse_duration(rule.get("for", "0s")),
+                    labels={str(k): str(v) for k, v in (rule.get("labels") or {}).items()},
+                    group=str(group.get("name", "")),
+                    interval_s=parse_duration(interval) if interval else None, file=f))
+    receivers: frozenset[str] = frozenset()
+    group_wait = 30.0
+    if alertmanager_config is not None:
+        am = _load_yaml(Path(alertmanager_config)) or {}
+        receivers = frozenset(str(r.get("name")) for r in am.get("receivers", []) or [])
+        group_wait = parse_duration((am.get("route") or {}).get("group_wait", "30s"))
+    return Catalog(alerts=alerts, receivers=receivers, group_wait_s=group_wait, rule_files=tuple(files),
+                   records=frozenset(records))

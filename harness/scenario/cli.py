@@ -1,0 +1,206 @@
+"""``harness verify``, ``harness audit`` and ``harness drill``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from harness.config import REPO_ROOT, STACK_DIR, Config, resolve_config
+from harness.errors import HarnessError
+from harness.scenario.findings import audit_findings, finding_keys
+from harness.scenario.result import ScenarioResult
+from harness.scenario.suite import (
+    Plan,
+    SuiteResult,
+    plan_run,
+    reference_rule_files,
+    run_plan,
+    seed_rule_files,
+)
+
+DEFAULT_AM = STACK_DIR / "alertmanager" / "alertmanager.yml"
+DEFAULT_SCENARIOS = REPO_ROOT / "scenarios"
+
+
+def _parser(prog: str, description: str, *, scenarios: bool = True) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    if scenarios:
+        p.add_argument("scenarios", nargs="*", default=[str(DEFAULT_SCENARIOS)],
+                       help="scenario files or directories (default: scenarios/)")
+    p.add_argument("--rules", nargs="+", metavar="FILE", help="rule files (Prometheus rule format)")
+    p.add_argument("--alertmanager-config", metavar="FILE", help="Alertmanager config")
+    p.add_argument("--time-scale", type=float, help="compress production durations by this factor")
+    p.add_argument("--backend", choices=("local", "docker", "external"))
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    return p
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return resolve_config({"time_scale": args.time_scale, "backend": args.backend})
+
+
+def _status(res: ScenarioResult) -> str:
+    return "PASS" if res.passed else ("ERROR" if res.error else "FAIL")
+
+
+def print_summary(out: SuiteResult, plan: Plan) -> None:
+    width = max([len(r.name) for r in out.results] + [8])
+    print(f"\n{'scenario':<{width}}  result  checks  detail")
+    for r in out.results:
+        failed = [v for v in r.verdicts if not v.ok and v.status != "unsupported"]
+        detail = r.error or "; ".join(f"{v.check} {v.subject}: {v.observed}" for v in failed[:2])
+        print(f"{r.name:<{width}}  {_status(r):<6}  {sum(v.ok for v in r.verdicts):>2}/{len(r.verdicts):<3}  "
+              f"{detail[:100]}")
+    for name, missing in plan.not_applicable.items():
+        print(f"{name:<{width}}  n/a     -       rule files lack {', '.join(missing)}")
+    passed = sum(r.passed for r in out.results)
+    print(f"\n{passed}/{len(out.results)} scenarios passed"
+          + (" (interrupted)" if out.interrupted else "") + (f"; error: {out.error}" if out.error else ""))
+    if out.report_dir:
+        print(f"report: {out.report_dir / 'index.html'}")
+
+
+def main_verify(argv: list[str]) -> int:
+    args = _parser("harness verify", "Run the scenario suite against your rule files and Alertmanager "
+                   "config; exit non-zero on any failure.").parse_args(argv)
+    cfg = _config(args)
+    rules = args.rules or [str(p) for p in reference_rule_files()]
+    plan = plan_run(args.scenarios, rules, args.alertmanager_config or DEFAULT_AM)
+    out = run_plan(plan, cfg, kind="verify", on_result=_progress)
+    print_summary(out, plan)
+    return 0 if out.ok else 1
+
+
+def main_audit(argv: list[str]) -> int:
+    p = _parser("harness audit", "Run the suite against the seed guides' rule packs and Alertmanager config "
+                "as published and report each finding with its evidence.")
+    p.add_argument("--expect", metavar="FILE", help="a JSON list of expected finding keys; exit 1 if the "
+                   "findings differ (used by CI to check the audit is stable)")
+    args = p.parse_args(argv)
+    cfg = _config(args)
+    rules = args.rules or [str(x) for x in seed_rule_files()]
+    plan = plan_run(args.scenarios, rules, args.alertmanager_config or DEFAULT_AM)
+    exported = _exported()
+
+    def findings(pl: Plan, results: list[ScenarioResult]) -> list[dict[str, Any]]:
+        return audit_findings(pl.catalog, results, exported)
+
+    out = run_plan(plan, cfg, kind="audit", on_result=_progress, findings=findings)
+    found = findings(plan, out.results)
+    print_summary(out, plan)
+    print(f"\n{len(found)} finding(s):")
+    for f in found:
+        print(f"- [{f['scenario']}] expected {f['expectation']}; happened: {f['happened']}\n"
+              f"    likely cause: {f['likely_cause']}")
+    if out.interrupted or out.error:
+        return 1
+    if args.expect:
+        want = json.loads(Path(args.expect).read_text())
+        got = finding_keys(found)
+        if sorted(want) != got:
+            print(f"\naudit findings differ from {args.expect}:\n  missing: {sorted(set(want) - set(got))}\n"
+                  f"  new: {sorted(set(got) - set(want))}", file=sys.stderr)
+            return 1
+        print(f"\naudit findings match {args.expect}")
+    return 0
+
+
+def _exported() -> set[str] | None:
+    try:
+        from harness.rules import exported
+    except ImportError:
+        return None
+    names = getattr(exported, "EXPORTED_METRICS", None)
+    return set(names) if names else None
+
+
+def _progress(res: ScenarioResult) -> None:
+    print(f"{_status(res):<5} {res.name} ({res.ended - res.started:.1f}s)", flush=True)
+
+
+def main_drill(argv: list[str]) -> int:
+    p = _parser("harness drill", "Run one scenario with a live terminal view (game day).", scenarios=False)
+    p.add_argument("scenario", help="the scenario file")
+    args = p.parse_args(argv)
+    cfg = _config(args)
+    rules = args.rules or [str(x) for x in reference_rule_files()]
+    plan = plan_run([args.scenario], rules, args.alertmanager_config or DEFAULT_AM, only_applicable=False)
+    if not plan.scenarios:
+        raise HarnessError(f"{args.scenario} holds no scenario")
+    view = DrillView(Path(cfg.reports_dir))
+    out = run_plan(plan, cfg, kind="drill", on_result=lambda r: None, on_start=view.attach)
+    view.stop()
+    print_summary(out, plan)
+    return 0 if out.ok else 1
+
+
+class DrillView:
+    """A live terminal view: phase, requests/s, errors, p95, active faults, alert states, notifications."""
+
+    def __init__(self, reports_dir: Path) -> None:
+        self.reports_dir = reports_dir
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def attach(self, stack: Any, records_dir: Path) -> None:
+        self._thread = threading.Thread(target=self._loop, args=(stack, records_dir), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _loop(self, stack: Any, records_dir: Path) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        with Live(console=Console(), refresh_per_second=2) as live:
+            while not self._stop.wait(0.5):
+                live.update(render_drill(stack.timeline.events(), stack.clock.now(), records_dir, stack.clock))
+
+
+def render_drill(events: list[Any], now: float, records_dir: Path, clock: Any) -> Any:
+    import numpy as np
+    from rich.table import Table
+
+    from harness.timeline import ALERT_STATE, FAULT_END, FAULT_START, NOTIFICATION, PHASE
+
+    phase = next((e.name for e in reversed(events) if e.kind == PHASE), "starting")
+    started = {e.name: e for e in events if e.kind == FAULT_START}
+    ended = {e.name for e in events if e.kind == FAULT_END}
+    active_faults = [f"{n} ({e.data.get('kind')} {e.data.get('target') or ''})"
+                     for n, e in started.items() if n not in ended]
+    states: dict[str, str] = {}
+    for e in events:
+        if e.kind == ALERT_STATE:
+            states[e.name] = str(e.data.get("state"))
+    notes = [e for e in events if e.kind == NOTIFICATION][-5:]
+    rps = err = p95 = 0.0
+    files = sorted(records_dir.glob("*.records"), key=lambda p: p.stat().st_mtime)
+    if files:
+        try:
+            from harness.load.records import read_records
+
+            rec = read_records(files[-1])
+            t_end = np.asarray(rec.end, dtype=float) - clock.mono_start
+            recent = t_end >= now - 5
+            n = int(recent.sum())
+            if n:
+                rps = n / 5
+                err = float(((rec.status[recent] >= 500) | (rec.status[recent] == 0)).mean())
+                lat = (rec.end - rec.intended)[recent]
+                p95 = float(np.percentile(lat, 95)) * 1000
+        except Exception:  # a partial record being written: show the last figures next time
+            pass
+    table = Table(title=f"harness drill — t={now:6.1f}s — phase: {phase}", show_header=False)
+    table.add_row("load", f"{rps:.0f} req/s, errors {err:.1%}, p95 {p95:.1f} ms")
+    table.add_row("faults", ", ".join(active_faults) or "none")
+    table.add_row("alerts", ", ".join(f"{k}={v}" for k, v in sorted(states.items()) if v != "inactive") or "quiet")
+    table.add_row("notifications", "\n".join(f"{e.t:6.1f}s {e.name}: {e.data.get('status', '')}" for e in notes)
+                  or "none")
+    return table

@@ -1,0 +1,105 @@
+"""Audit findings: each failed expectation on a published rule pack, with its evidence and the likely
+cause in the rule, from a static reading of the rule's PromQL. Deterministic: the same failures give
+the same findings, in the same order."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from harness.scenario.catalog import AlertRule, Catalog
+from harness.scenario.result import FAIL, ScenarioResult
+
+_SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^}]*\})?")
+_RATE_SEL = re.compile(r"rate\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{([^}]*)\})?\s*\[")
+_KEYWORDS = {"rate", "sum", "by", "without", "on", "ignoring", "histogram_quantile", "avg_over_time", "time",
+             "and", "or", "unless", "bool", "irate", "increase", "max", "min", "avg", "count", "offset",
+             "group_left", "group_right", "abs", "clamp_min", "clamp_max"}
+
+
+def _metrics(expr: str) -> list[str]:
+    no_strings = re.sub(r'"[^"]*"', '""', expr)
+    no_ranges = re.sub(r"\[[^\]]*\]", "", no_strings)
+    names = []
+    for m in _SELECTOR.finditer(no_ranges):
+        name = m.group(1)
+        start = m.start()
+        if name in _KEYWORDS or name.isdigit() or (start > 0 and no_ranges[start - 1] in "{,=~!"):
+            continue
+        if re.match(r"^\d", name):
+            continue
+        names.append(name)
+    return names
+
+
+def lint_rule(rule: AlertRule, exported: set[str] | None = None) -> list[str]:
+    """Suspected problems in a rule's expression, most specific first."""
+    expr = rule.expr
+    causes: list[str] = []
+    if exported is not None:
+        for name in dict.fromkeys(_metrics(expr)):
+            base = re.sub(r"_(bucket|count|sum)$", "", name)
+            if name not in exported and base not in exported:
+                causes.append(f"metric `{name}` is not exported by the stack's exporters or the API, so the "
+                              "expression returns no data and the alert can never fire")
+    aggregated = re.search(r"\b(sum|avg|max|min|count)\b\s*(by|without)?\s*\(", expr) is not None
+    sels = _RATE_SEL.findall(expr)
+    if "/" in expr and len(sels) >= 2 and not aggregated and "on(" not in expr.replace(" ", "") \
+            and "ignoring(" not in expr.replace(" ", ""):
+        (num, _, num_m), (den, _, den_m) = sels[0], sels[1]
+        if num == den and num_m and not den_m:
+            label = num_m.split("=")[0].strip()
+            causes.append(f"ratio of `{num}` without aggregation: the numerator selects on label `{label}`, "
+                          f"which the denominator keeps, so one-to-one matching divides each series by itself "
+                          f"(the ratio is 1 wherever the numerator has data) instead of by the total")
+    elif "/" in expr and not aggregated and not sels and "on(" not in expr.replace(" ", "") \
+            and "ignoring(" not in expr.replace(" ", ""):
+        ms = list(dict.fromkeys(_metrics(expr)))
+        if len(ms) >= 2 and ms[0] != ms[1]:
+            causes.append(f"`{ms[0]}` / `{ms[1]}` without on()/ignoring(): the two sides carry different labels, "
+                          "so vector matching finds no pairs and the expression returns nothing")
+    for m in re.finditer(r'instance\s*=\s*"([^"]+)"', expr):
+        if ":" not in m.group(1):
+            causes.append(f'selector instance="{m.group(1)}" matches no target: Prometheus sets `instance` to '
+                          "host:port unless relabelled, and this pack ships no relabelling")
+    if re.search(r'status\s*=\s*"200"', expr):
+        causes.append('success is counted as status="200" only: 201 Created (bet placement) and other 2xx '
+                      "are counted as failures")
+    if re.search(r'state\s*=\s*"active"', expr) and "connections" in (rule.name.lower() + expr):
+        causes.append('counts only state="active" connections: idle connections that hold slots are missed')
+    if "time()" in expr:
+        causes.append("compares against time(): its threshold is in wall-clock seconds and is not compressed")
+    if "histogram_quantile" in expr and "query_duration_seconds" in expr and "query_name" not in expr:
+        causes.append("one latency threshold for every query_name: the bet-placement and report queries have "
+                      "other SLOs (50 ms, 10 ms), so the 5 ms threshold fires for them under healthy load")
+    return causes
+
+
+def audit_findings(catalog: Catalog, results: list[ScenarioResult],
+                   exported: set[str] | None = None) -> list[dict[str, Any]]:
+    findings = []
+    for res in results:
+        if res.error:
+            findings.append({"scenario": res.name, "expectation": "the scenario runs", "happened": res.error,
+                             "likely_cause": "the run itself failed (see the scenario's evidence)", "alert": ""})
+        for v in res.verdicts:
+            if v.status != FAIL:
+                continue
+            alert = v.subject if v.subject in catalog.alerts else ""
+            if not alert and v.check in ("notified", "not_notified"):
+                alert = str(v.expected.split(" ", 1)[0])
+            rule = catalog.alerts.get(alert)
+            causes = lint_rule(rule, exported) if rule is not None else []
+            findings.append({
+                "scenario": res.name, "alert": alert, "check": v.check,
+                "expectation": v.expected, "happened": v.observed,
+                "likely_cause": "; ".join(causes) if causes else "no static problem found in the rule; see the "
+                                                                 "evidence",
+                "rule_file": rule.file if rule else "", "expr": rule.expr.strip() if rule else "",
+            })
+    return findings
+
+
+def finding_keys(findings: list[dict[str, Any]]) -> list[str]:
+    """A stable identity per finding (scenario, check, subject), to compare audits across runs."""
+    return sorted(f"{f['scenario']}: {f.get('check', 'run')} {f.get('alert', '')}".strip() for f in findings)

@@ -1,0 +1,251 @@
+"""Run one scenario against a running stack: precondition (stack quiet), load, warm-up, faults on the
+plan, then pure verdicts over what the timeline recorded. Faults are undone and load stopped on every
+path; the result is returned even when the run itself failed (``ScenarioResult.error``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from harness.clock import RunClock
+from harness.observe.prometheus import PrometheusClient
+from harness.scenario import verdict as V
+from harness.scenario.catalog import Catalog
+from harness.scenario.model import Expectation, FaultSpec, Scenario
+from harness.scenario.result import ERROR, PASS, UNSUPPORTED, ScenarioResult, Verdict
+from harness.scenario.timing import Timing
+from harness.timeline import MARK, PHASE, Timeline
+
+log = logging.getLogger("harness.scenario")
+
+
+class RunnableStack(Protocol):
+    clock: RunClock
+    timeline: Timeline
+    urls: dict[str, str]
+
+
+@dataclass
+class RunOptions:
+    time_scale: float
+    records_dir: Path
+    quiet_timeout: float = 60.0          # real seconds to wait for alerts from a previous scenario to resolve
+    sleep: Callable[[float], None] = time.sleep
+    slo_specs: list[str] = field(default_factory=list)
+
+
+def _sleep_until(clock: RunClock, t: float, sleep: Callable[[float], None]) -> None:
+    while (left := t - clock.now()) > 0:
+        sleep(min(left, 0.5))
+
+
+def wait_quiet(prom: PrometheusClient, clock: RunClock, timeout: float, sleep: Callable[[float], None],
+               ignore: frozenset[str] = frozenset()) -> list[str]:
+    """Wait until Prometheus shows no pending or firing alert; return the names still active at timeout
+    (noise the scenario starts with, reported rather than hidden)."""
+    deadline = clock.now() + timeout
+    active: list[str] = []
+    while True:
+        active = sorted({a["labels"].get("alertname", "?") for a in prom.alerts()} - ignore)
+        if not active or clock.now() >= deadline:
+            return active
+        sleep(0.25)
+
+
+class ScenarioRunner:
+    def __init__(self, stack: Any, catalog: Catalog, options: RunOptions) -> None:
+        self.stack = stack
+        self.catalog = catalog
+        self.opt = options
+        self.timing = Timing(options.time_scale)
+        self.prom = PrometheusClient(stack.urls["prometheus"])
+
+    # -- the run ---------------------------------------------------------------------------------
+    def run(self, scn: Scenario) -> ScenarioResult:
+        clock: RunClock = self.stack.clock
+        timeline: Timeline = self.stack.timeline
+        begin = clock.now()
+        result = ScenarioResult(name=scn.name, file=scn.file, started=begin, ended=begin,
+                                time_scale=self.opt.time_scale)
+        records_path = self.opt.records_dir / f"{scn.name}.records"
+        fault_times: dict[str, tuple[float, float | None]] = {}
+        load = None
+        faults = None
+        t0 = begin
+        try:
+            noise = wait_quiet(self.prom, clock, self.opt.quiet_timeout, self.opt.sleep)
+            if noise:
+                timeline.record(clock.now(), MARK, "noise_at_start", scenario=scn.name, alerts=noise)
+            load = self._start_load(scn, records_path)
+            if load is not None:
+                result.records_file = str(records_path)
+            timeline.record(clock.now(), PHASE, "warmup", scenario=scn.name)
+            self.opt.sleep(self.timing.real(scn.warmup))
+            t0 = clock.now()
+            timeline.record(t0, PHASE, "scenario", scenario=scn.name, duration=self.timing.real(scn.duration))
+            faults = self._faults()
+            self._play_faults(scn, t0, faults, fault_times)
+            _sleep_until(clock, t0 + self.timing.real(scn.duration), self.opt.sleep)
+        except Exception as exc:  # the run failed; keep what was recorded and say why
+            log.exception("scenario %s failed to run", scn.name)
+            result.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            if faults is not None:
+                try:
+                    faults.undo_all()
+                except Exception as exc:
+                    result.error = result.error or f"undoing faults failed: {exc}"
+            if load is not None:
+                try:
+                    load.stop()
+                except Exception as exc:
+                    result.error = result.error or f"stopping load failed: {exc}"
+            end = clock.now()
+            now = max(t0, end)
+            for f in scn.faults:
+                start, stop = fault_times.get(f.id, (None, None))
+                if start is not None:
+                    result.faults.append({"id": f.id, "kind": f.kind, "target": f.target, "start": start,
+                                          "end": stop if stop is not None else now, "params": dict(f.params)})
+        result.ended = clock.now()
+        if result.error is None:
+            result.verdicts = self.evaluate(scn, timeline, t0, result.ended, fault_times, records_path)
+        return result
+
+    def _faults(self) -> Any:
+        from harness.faults import Faults
+
+        return Faults(self.stack)
+
+    def _start_load(self, scn: Scenario, records_path: Path) -> Any:
+        if scn.load.profile == "none" or "api" not in self.stack.urls:
+            return None
+        from harness.load import run_load
+        from harness.load.profile import profile_from_spec
+
+        total = self.timing.real(scn.warmup + scn.duration) + 5.0
+        profile = profile_from_spec(scn.load.profile, rate=scn.load.rate, users=scn.load.users,
+                                    duration=total, params=dict(scn.load.params))
+        return run_load(self.stack.urls["api"], profile, records_path=records_path, clock=self.stack.clock,
+                        locustfile=scn.load.locustfile)
+
+    def _play_faults(self, scn: Scenario, t0: float, faults: Any,
+                     times: dict[str, tuple[float, float | None]]) -> None:
+        """Enter and exit each fault at its planned time (in order); the actual times are what verdicts use."""
+        clock: RunClock = self.stack.clock
+        plan: list[tuple[float, int, FaultSpec]] = []
+        for f in scn.faults:
+            plan.append((t0 + self.timing.real(f.start), 1, f))
+            plan.append((t0 + self.timing.real(f.end), 0, f))
+        plan.sort(key=lambda p: (p[0], p[1]))
+        active: dict[str, Any] = {}
+        try:
+            for at, is_start, f in plan:
+                _sleep_until(clock, at, self.opt.sleep)
+                if is_start:
+                    ctx = faults.from_spec(f.kind, f.target, dict(f.params))
+                    started = clock.now()
+                    ctx.__enter__()
+                    active[f.id] = ctx
+                    times[f.id] = (started, None)
+                else:
+                    ctx = active.pop(f.id)
+                    ctx.__exit__(None, None, None)
+                    times[f.id] = (times[f.id][0], clock.now())
+        finally:
+            for fid, ctx in active.items():
+                try:
+                    ctx.__exit__(None, None, None)
+                finally:
+                    times[fid] = (times[fid][0], clock.now())
+
+    # -- verdicts --------------------------------------------------------------------------------
+    def evaluate(self, scn: Scenario, timeline: Timeline, t0: float, end: float,
+                 fault_times: dict[str, tuple[float, float | None]], records_path: Path) -> list[Verdict]:
+        events = timeline.events(start=t0 - 1.0)
+        out: list[Verdict] = []
+        expected_to_fire = {e.subject for e in scn.expectations if e.kind in ("fires", "notified")}
+        for e in scn.expectations:
+            try:
+                out.extend(self._evaluate_one(scn, e, events, t0, end, fault_times, records_path,
+                                              expected_to_fire))
+            except Exception as exc:
+                out.append(Verdict(e.kind, e.subject, ERROR, "evaluable", f"{type(exc).__name__}: {exc}"))
+        return out
+
+    def _since(self, scn: Scenario, e: Expectation, times: dict[str, tuple[float, float | None]],
+               which: int) -> float:
+        fault = scn.fault(e.params.get("after"))
+        if fault is None or fault.id not in times:
+            raise RuntimeError("the fault this expectation measures from never started")
+        t = times[fault.id][which]
+        if t is None:
+            raise RuntimeError(f"fault {fault.id} never ended")
+        return t
+
+    def _evaluate_one(self, scn: Scenario, e: Expectation, events: list[Any], t0: float, end: float,
+                      times: dict[str, tuple[float, float | None]], records_path: Path,
+                      expected_to_fire: set[str]) -> list[Verdict]:
+        tm = self.timing
+        labels = e.params.get("labels")
+        if e.kind == "unsupported":
+            return [Verdict("unsupported", e.subject, UNSUPPORTED, "exercised", str(e.params["reason"]))]
+        if e.kind == "fires":
+            rule = self.catalog.rule(e.subject)
+            within = tm.real(e.params.get("within", tm.default_fire_within(rule)))
+            return [V.fires_within(events, e.subject, since=self._since(scn, e, times, 0), within=within,
+                                   labels=labels, min_latency=tm.min_fire(rule))]
+        if e.kind == "resolves":
+            rule = self.catalog.rule(e.subject)
+            within = tm.real(e.params.get("within", tm.default_resolve_within(rule)))
+            return [V.resolves_within(events, e.subject, since=self._since(scn, e, times, 1), within=within,
+                                      labels=labels)]
+        if e.kind == "silent":
+            start = t0 + tm.real(e.params.get("during_from", 0.0))
+            stop = t0 + tm.real(e.params["during_to"]) if "during_to" in e.params else end
+            names = [e.subject] if e.subject != "*" else sorted(set(self.catalog.alerts) - expected_to_fire)
+            return [V.stays_silent(events, n, start=start, end=stop, labels=labels) for n in names]
+        if e.kind == "notified":
+            rule = self.catalog.rule(e.subject)
+            within = tm.real(e.params.get("within", tm.default_fire_within(rule) + self.catalog.group_wait_s))
+            return V.notified(events, e.subject, receivers=list(e.params.get("receivers", [])),
+                              not_receivers=list(e.params.get("not_receivers", [])),
+                              since=self._since(scn, e, times, 0), within=within, until=end,
+                              min_latency=tm.min_notify(rule, self.catalog.group_wait_s))
+        if e.kind == "inhibited":
+            return [V.inhibited(events, e.subject, by=str(e.params["by"]), start=t0, end=end,
+                                receivers=list(e.params.get("receivers", [])))]
+        if e.kind == "latency":
+            from harness.durations import parse_duration
+
+            lat = self._latencies(records_path, e.subject, t0, end)
+            return [V.latency_budget(lat, e.subject, percentile=float(e.params.get("percentile", 95)),
+                                     budget=parse_duration(e.params["budget"]))]
+        if e.kind == "slo":
+            return self._slo_verdicts(scn, e, records_path, t0, end)
+        raise RuntimeError(f"unknown expectation kind {e.kind}")
+
+    def _latencies(self, records_path: Path, endpoint: str, t0: float, end: float) -> np.ndarray:
+        from harness.load.records import read_records
+
+        rec = read_records(records_path)
+        clock: RunClock = self.stack.clock
+        start = np.asarray([clock.from_monotonic(x) for x in rec.intended]) if len(rec.intended) else rec.intended
+        mask = (rec.endpoint == endpoint) & (start >= t0) & (start <= end) & (rec.status > 0)
+        return np.asarray(rec.end[mask] - rec.intended[mask])
+
+    def _slo_verdicts(self, scn: Scenario, e: Expectation, records_path: Path, t0: float,
+                      end: float) -> list[Verdict]:
+        from harness.scenario.slo_check import check_slo
+
+        return check_slo(self.stack, e, records_path, t0, end, self.opt.slo_specs)
+
+
+def passed(verdicts: list[Verdict]) -> bool:
+    return all(v.status in (PASS, UNSUPPORTED) for v in verdicts)

@@ -1,0 +1,222 @@
+"""Run a set of scenarios on one stack: validate all first, start the stack, run each with the stack
+reset between them, and write the report on every path (success, failure, Ctrl-C, SIGTERM).
+
+Used by ``harness verify``, ``harness audit``, ``harness drill`` and the pytest plugin.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from harness.config import RULES_DIR, Config
+from harness.errors import HarnessError
+from harness.scenario.catalog import Catalog, load_catalog
+from harness.scenario.model import Scenario, load_scenario
+from harness.scenario.result import ScenarioResult
+from harness.scenario.runner import RunOptions, ScenarioRunner
+from harness.scenario.validate import ValidationContext, validate_scenarios
+
+log = logging.getLogger("harness.suite")
+
+# The seed guides' files as published (the audit runs these), and the corrected reference pack.
+SEED_RULES = ("betting-alerts.yml", "petforce-slo.yml", "petforce-golden-signals.yml")
+REFERENCE_RULES = ("reference.yml",)
+
+
+def seed_rule_files() -> list[Path]:
+    return [RULES_DIR / name for name in SEED_RULES]
+
+
+def reference_rule_files() -> list[Path]:
+    return [RULES_DIR / name for name in REFERENCE_RULES]
+
+
+def scenario_files(paths: Sequence[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(p.glob("*.yaml")))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise HarnessError(f"no scenario file or directory at {p}", hint="pass a .yaml file or scenarios/")
+    return out
+
+
+def validation_context(catalog: Catalog) -> ValidationContext:
+    try:
+        from harness.faults import FAULT_KINDS
+    except ImportError:
+        kinds = None
+    else:
+        kinds = FAULT_KINDS
+    return ValidationContext(alerts=frozenset(catalog.alerts), receivers=catalog.receivers, fault_kinds=kinds)
+
+
+def applicable(scn: Scenario, catalog: Catalog) -> list[str]:
+    """Alerts a scenario names that the loaded packs lack (empty: it applies)."""
+    named = {e.subject for e in scn.expectations if e.kind not in ("slo", "latency") and e.subject != "*"}
+    named |= {str(e.params["by"]) for e in scn.expectations if e.kind == "inhibited" and "by" in e.params}
+    return sorted(named - set(catalog.alerts))
+
+
+@dataclass
+class Plan:
+    """What a run will do, decided (and validated) before anything starts."""
+
+    scenarios: list[Scenario]
+    not_applicable: dict[str, list[str]]     # scenario name -> alerts missing from the rule files
+    catalog: Catalog
+    rule_files: list[Path]
+    alertmanager_config: Path
+
+
+def plan_run(paths: Sequence[str | Path], rule_files: Sequence[str | Path], alertmanager_config: str | Path,
+             *, only_applicable: bool = True) -> Plan:
+    rules = [Path(p) for p in rule_files]
+    for p in [*rules, Path(alertmanager_config)]:
+        if not p.is_file():
+            raise HarnessError(f"file not found: {p}", hint="check the --rules / --alertmanager-config paths")
+    catalog = load_catalog(rules, alertmanager_config)
+    scenarios = [load_scenario(p) for p in scenario_files(paths)]
+    skipped: dict[str, list[str]] = {}
+    run: list[Scenario] = []
+    for scn in scenarios:
+        missing = applicable(scn, catalog)
+        if missing and only_applicable:
+            skipped[scn.name] = missing
+        else:
+            run.append(scn)
+    validate_scenarios(run, validation_context(catalog))
+    return Plan(run, skipped, catalog, rules, Path(alertmanager_config))
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM takes the same clean-up path as Ctrl-C."""
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def new_run_id(kind: str) -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{uuid.uuid4().hex[:6]}"
+
+
+def reset_stack(stack: Any) -> None:
+    """Between scenarios: every toxic removed and every proxy enabled, every stopped service restarted."""
+    import requests
+
+    url = stack.urls.get("toxiproxy")
+    if url:
+        requests.post(f"{url}/reset", timeout=5).raise_for_status()
+    for name in getattr(stack, "services", {}):
+        try:
+            proc = stack.process(name)
+        except HarnessError:
+            continue
+        if not proc.running:
+            log.warning("restarting %s, left stopped by the previous scenario", name)
+            proc.start()
+
+
+@dataclass
+class SuiteResult:
+    run_id: str
+    results: list[ScenarioResult] = field(default_factory=list)
+    report_dir: Path | None = None
+    interrupted: bool = False
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and self.error is None and all(r.passed for r in self.results)
+
+
+def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[ScenarioResult], None] | None = None,
+             findings: Callable[[Plan, list[ScenarioResult]], list[dict[str, Any]]] | None = None,
+             on_start: Callable[[Any, Path], None] | None = None) -> SuiteResult:
+    from harness.clock import RunClock
+    from harness.report import write_report
+    from harness.report.model import RunReport
+    from harness.stack import start_stack
+    from harness.timeline import Timeline
+
+    run_id = new_run_id(kind)
+    out = SuiteResult(run_id)
+    clock = RunClock()
+    run_dir = Path(cfg.reports_dir) / run_id
+    records_dir = run_dir / "records"
+    records_dir.mkdir(parents=True, exist_ok=True)
+    timeline = Timeline(path=run_dir / "timeline.jsonl")
+    report = RunReport(run_id=run_id, kind=kind, time_scale=cfg.time_scale, started_wall=clock.wall_start,
+                       mono_start=clock.mono_start, rule_alerts=sorted(plan.catalog.alerts),
+                       receivers=sorted(plan.catalog.receivers))
+    report.notes += [f"not applicable: {name} (rule files lack {', '.join(m)})"
+                     for name, m in plan.not_applicable.items()]
+    stack = None
+    try:
+        with sigterm_as_interrupt():
+            stack = start_stack(cfg, rules=plan.rule_files, alertmanager_config=plan.alertmanager_config,
+                                clock=clock, timeline=timeline)
+            runner = ScenarioRunner(stack, plan.catalog, RunOptions(cfg.time_scale, records_dir))
+            if on_start is not None:
+                on_start(stack, records_dir)
+            for scn in plan.scenarios:
+                reset_stack(stack)
+                res = runner.run(scn)
+                out.results.append(res)
+                if on_result:
+                    on_result(res)
+            report.dashboards = _check_dashboards(stack)
+    except KeyboardInterrupt:
+        out.interrupted = True
+    except HarnessError as exc:
+        out.error = str(exc)
+    finally:
+        if stack is not None:
+            try:
+                stack.stop()
+            except Exception as exc:
+                out.error = out.error or f"stopping the stack failed: {exc}"
+        timeline.close()
+        report.scenarios = out.results
+        report.events = timeline.events()
+        report.records = {r.name: Path(r.records_file) for r in out.results if r.records_file}
+        report.interrupted = out.interrupted
+        report.error = out.error
+        report.ended_wall = time.time()
+        if findings is not None:
+            try:
+                report.findings = findings(plan, out.results)
+            except Exception as exc:
+                report.notes.append(f"computing findings failed: {exc}")
+        out.report_dir = write_report(report, Path(cfg.reports_dir))
+    return out
+
+
+def _check_dashboards(stack: Any) -> list[Any]:
+    from harness.config import STACK_DIR
+    from harness.observe.prometheus import PrometheusClient
+    from harness.report.dashboards import check_dashboards
+
+    paths = sorted((STACK_DIR / "grafana" / "dashboards").glob("*.json"))
+    return list(check_dashboards(paths, PrometheusClient(stack.urls["prometheus"])))

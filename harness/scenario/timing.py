@@ -1,0 +1,41 @@
+"""Time arithmetic for compressed runs: production durations to real seconds, and the theoretical minimum
+and default bound of an alert's detection latency. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.scenario.catalog import AlertRule
+
+# Production-time cadence of the reference stack (the betting guide: scrape every 15 s; its rule groups
+# evaluate every 30 s; Prometheus's default evaluation interval is 1 m).
+SCRAPE_S = 15.0
+EVAL_S = 30.0
+
+
+@dataclass(frozen=True)
+class Timing:
+    scale: float
+    scrape_s: float = SCRAPE_S
+    eval_s: float = EVAL_S
+
+    def real(self, production_s: float) -> float:
+        return production_s / self.scale
+
+    def min_fire(self, rule: AlertRule) -> float:
+        """Real seconds from fault start to firing at best: the fault must hold for the whole ``for``."""
+        return self.real(rule.for_s)
+
+    def min_notify(self, rule: AlertRule, group_wait_s: float) -> float:
+        """Real seconds from fault start to the first notification at best: ``for`` plus group_wait."""
+        return self.real(rule.for_s + group_wait_s)
+
+    def default_fire_within(self, rule: AlertRule) -> float:
+        """Production seconds allowed for firing when a scenario does not say: ``for``, the rule's widest
+        range window (a rate needs it to reflect the fault), and two scrapes and evaluations of slack each."""
+        interval = rule.interval_s or self.eval_s
+        return rule.for_s + rule.max_window_s + 2 * self.scrape_s + 2 * interval + 4 * interval
+
+    def default_resolve_within(self, rule: AlertRule) -> float:
+        interval = rule.interval_s or self.eval_s
+        return rule.max_window_s + 2 * self.scrape_s + 4 * interval
