@@ -38,6 +38,9 @@ class RunOptions:
     quiet_timeout: float = 60.0          # real seconds to wait for alerts from a previous scenario to resolve
     sleep: Callable[[float], None] = time.sleep
     slo_specs: list[str] = field(default_factory=list)
+    # Alerts whose windows are too long to drain between scenarios (e.g. a 30d error-budget average):
+    # not waited for, reported as noise at the start of the next scenario.
+    sticky_alerts: frozenset[str] = frozenset()
 
 
 def _sleep_until(clock: RunClock, t: float, sleep: Callable[[float], None]) -> None:
@@ -59,12 +62,16 @@ def wait_quiet(prom: PrometheusClient, clock: RunClock, timeout: float, sleep: C
 
 
 class ScenarioRunner:
-    def __init__(self, stack: Any, catalog: Catalog, options: RunOptions) -> None:
+    def __init__(self, stack: Any, catalog: Catalog, options: RunOptions, *,
+                 prometheus: PrometheusClient | None = None, faults_factory: Callable[[Any], Any] | None = None,
+                 load_factory: Callable[[Scenario, Path], Any] | None = None) -> None:
         self.stack = stack
         self.catalog = catalog
         self.opt = options
         self.timing = Timing(options.time_scale)
-        self.prom = PrometheusClient(stack.urls["prometheus"])
+        self.prom = prometheus or PrometheusClient(stack.urls["prometheus"])
+        self._faults_factory = faults_factory
+        self._load_factory = load_factory
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self, scn: Scenario) -> ScenarioResult:
@@ -79,7 +86,7 @@ class ScenarioRunner:
         faults = None
         t0 = begin
         try:
-            noise = wait_quiet(self.prom, clock, self.opt.quiet_timeout, self.opt.sleep)
+            noise = wait_quiet(self.prom, clock, self.opt.quiet_timeout, self.opt.sleep, self.opt.sticky_alerts)
             if noise:
                 timeline.record(clock.now(), MARK, "noise_at_start", scenario=scn.name, alerts=noise)
             load = self._start_load(scn, records_path)
@@ -119,6 +126,8 @@ class ScenarioRunner:
         return result
 
     def _faults(self) -> Any:
+        if self._faults_factory is not None:
+            return self._faults_factory(self.stack)
         from harness.faults import Faults
 
         return Faults(self.stack)
@@ -126,6 +135,8 @@ class ScenarioRunner:
     def _start_load(self, scn: Scenario, records_path: Path) -> Any:
         if scn.load.profile == "none" or "api" not in self.stack.urls:
             return None
+        if self._load_factory is not None:
+            return self._load_factory(scn, records_path)
         from harness.load import run_load
         from harness.load.profile import profile_from_spec
 

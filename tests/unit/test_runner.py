@@ -1,0 +1,143 @@
+"""The runner's plan and bookkeeping, with a fake clock, fake faults and a fake Prometheus: no services,
+no sleeping (the fake sleep advances the fake clock)."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.scenario.catalog import AlertRule, Catalog
+from harness.scenario.model import parse_scenario
+from harness.scenario.result import FAIL, PASS
+from harness.scenario.runner import RunOptions, ScenarioRunner
+from harness.timeline import ALERT_STATE, Timeline
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 0.0
+        self.mono_start = 0.0
+
+    def now(self):
+        return self.t
+
+    def sleep(self, dt):
+        self.t += dt
+
+
+@dataclass
+class FakeStack:
+    clock: FakeClock
+    timeline: Timeline
+    urls: dict = field(default_factory=lambda: {"prometheus": "http://unused"})
+
+
+class FakeProm:
+    def __init__(self, active):
+        self.active = list(active)
+
+    def alerts(self):
+        return [{"labels": {"alertname": a}} for a in self.active]
+
+
+class FakeFault:
+    def __init__(self, log, stack, kind, target):
+        self.log, self.stack, self.kind, self.target = log, stack, kind, target
+
+    def __enter__(self):
+        self.log.append(("enter", self.kind, self.target, self.stack.clock.now()))
+        if self.kind == "crash":  # the "alert" reacts 2 s later, on the fake clock
+            self.stack.timeline.record(self.stack.clock.now() + 2, ALERT_STATE, "RedisDown",
+                                       state="firing", labels={"alertname": "RedisDown"})
+        return self
+
+    def __exit__(self, *exc):
+        self.log.append(("exit", self.kind, self.target, self.stack.clock.now()))
+        self.stack.timeline.record(self.stack.clock.now() + 1, ALERT_STATE, "RedisDown",
+                                   state="inactive", labels={"alertname": "RedisDown"})
+
+
+class FakeFaults:
+    def __init__(self, stack, log):
+        self.stack, self.log, self.undone = stack, log, 0
+
+    def from_spec(self, kind, target, params):
+        return FakeFault(self.log, self.stack, kind, target)
+
+    def undo_all(self):
+        self.undone += 1
+
+
+SCN = """\
+name: redis
+duration: 10m
+warmup: 1m
+load: {profile: none}
+faults:
+  - {kind: crash, target: redis, start: 2m, duration: 5m}
+expect:
+  - fires: RedisDown
+    within: 3m
+  - resolves: RedisDown
+    within: 2m
+  - silent: PostgreSQLDown
+"""
+
+CATALOG = Catalog(alerts={n: AlertRule(n, "up == 0", 60, {}, "g", None, "f") for n in ("RedisDown", "PostgreSQLDown")})
+
+
+def _run(active=()):
+    clock = FakeClock()
+    stack = FakeStack(clock, Timeline())
+    log = []
+    made = []
+
+    def factory(s):
+        made.append(FakeFaults(s, log))
+        return made[0]
+
+    opts = RunOptions(time_scale=60, records_dir=Path("/nonexistent"), sleep=clock.sleep, quiet_timeout=5)
+    runner = ScenarioRunner(stack, CATALOG, opts,
+                            prometheus=FakeProm(active), faults_factory=factory)
+    return runner.run(parse_scenario(SCN, file="s.yaml")), log, made
+
+
+def test_faults_played_at_scaled_times_and_verdicts():
+    res, log, made = _run()
+    assert res.error is None
+    # warm-up 1m -> 1 s, fault at 2m -> 2 s later, 5m long -> 5 s
+    assert [(e[0], round(e[3], 1)) for e in log] == [("enter", 1.0 + 2.0), ("exit", 3.0 + 5.0)]
+    assert made[0].undone == 1
+    assert [(v.check, v.status) for v in res.verdicts] == [("fires", PASS), ("resolves", PASS), ("silent", PASS)]
+    fires = res.verdicts[0]
+    assert fires.latency == 2.0 and fires.min_latency == 1.0
+    assert res.faults[0]["start"] == 3.0 and res.faults[0]["end"] == 8.0
+    assert res.ended >= 11.0
+
+
+def test_noise_at_start_is_recorded_not_hidden():
+    res, _, _ = _run(active=["AvailabilitySLOBreach"])
+    assert res.started == 0.0
+    assert res.verdicts[0].status == PASS
+    assert res.ended >= 16.0  # waited the whole quiet timeout (5 s) first
+
+
+def test_fault_that_fails_marks_the_run_and_still_undoes():
+    clock = FakeClock()
+    stack = FakeStack(clock, Timeline())
+
+    class Broken(FakeFaults):
+        def from_spec(self, kind, target, params):
+            raise RuntimeError("toxiproxy unreachable")
+
+    made = []
+
+    def factory(s):
+        made.append(Broken(s, []))
+        return made[0]
+
+    runner = ScenarioRunner(stack, CATALOG, RunOptions(60, Path("/nonexistent"), sleep=clock.sleep),
+                            prometheus=FakeProm([]), faults_factory=factory)
+    res = runner.run(parse_scenario(SCN, file="s.yaml"))
+    assert res.error == "RuntimeError: toxiproxy unreachable"
+    assert made[0].undone == 1
+    assert not res.passed and res.verdicts == []
+    assert FAIL not in [v.status for v in res.verdicts]
