@@ -231,7 +231,8 @@ class ScenarioRunner:
                               min_latency=tm.min_notify(rule, self.catalog.group_wait_s))
         if e.kind == "inhibited":
             return [V.inhibited(events, e.subject, by=str(e.params["by"]), start=t0, end=end,
-                                receivers=list(e.params.get("receivers", [])))]
+                                receivers=list(e.params.get("receivers", [])), labels=labels,
+                                by_labels=e.params.get("by_labels"))]
         if e.kind == "latency":
             from harness.durations import parse_duration
 

@@ -170,28 +170,37 @@ def notified(events: Sequence[Event], alert: str, *, receivers: Sequence[str], n
 
 
 def inhibited(events: Sequence[Event], alert: str, *, by: str, start: float, end: float,
-              receivers: Sequence[str] = ()) -> Verdict:
-    """While ``by`` is active in Alertmanager, ``alert`` is suppressed there and reaches no receiver."""
-    expected = f"{alert} inhibited while {by} fires"
+              receivers: Sequence[str] = (), labels: Mapping[str, str] | None = None,
+              by_labels: Mapping[str, str] | None = None) -> Verdict:
+    """While ``by`` is active in Alertmanager, ``alert`` is suppressed there and reaches no receiver.
+
+    AM_STATE events carry ``data = {"state": "active"|"suppressed", "labels": {...}, "inhibited_by": [...]}``.
+    """
+    expected = f"{alert}{_labels_text(labels)} inhibited while {by}{_labels_text(by_labels)} fires"
     am = [e for e in events if e.kind == AM_STATE and start <= e.t <= end]
-    source_active = [e.t for e in am if e.name == by and e.data.get("state") == "active"]
+    source_active = [e.t for e in am if e.name == by and e.data.get("state") == "active"
+                     and _matches(e.data.get("labels") or {}, by_labels)]
     if not source_active:
-        return Verdict("inhibited", alert, FAIL, expected, f"{by} never active in Alertmanager",
-                       window=(start, end))
-    suppressed = [e for e in am if e.name == alert and e.data.get("state") == "suppressed"
-                  and e.data.get("inhibited_by")]
-    active = [e for e in am if e.name == alert and e.data.get("state") == "active" and e.t >= source_active[0]]
+        return Verdict("inhibited", alert, FAIL, expected, f"{by}{_labels_text(by_labels)} never active in "
+                       "Alertmanager", window=(start, end))
+    mine = [e for e in am if e.name == alert and _matches(e.data.get("labels") or {}, labels)]
+    suppressed = [e for e in mine if e.data.get("state") == "suppressed" and e.data.get("inhibited_by")]
+    active = [e for e in mine if e.data.get("state") == "active" and e.t >= source_active[0]]
     leaked = [first_notification(events, r, alert, start=source_active[0], end=end) for r in receivers]
     leaked_to = [r for r, ev in zip(receivers, leaked, strict=True) if ev is not None]
     if suppressed and not leaked_to and not active:
         return Verdict("inhibited", alert, PASS, expected,
                        f"suppressed from t={suppressed[0].t:.2f}s, no notification", window=(start, end))
-    observed = "never suppressed" if not suppressed else "suppressed"
+    observed = "never seen in Alertmanager" if not mine else ("never suppressed" if not suppressed else "suppressed")
     if active:
         observed += f"; active (not inhibited) at t={active[0].t:.2f}s"
     if leaked_to:
         observed += f"; notified {', '.join(leaked_to)}"
     return Verdict("inhibited", alert, FAIL, expected, observed, window=(start, end))
+
+
+def _labels_text(labels: Mapping[str, str] | None) -> str:
+    return "{" + ", ".join(f"{k}={v}" for k, v in labels.items()) + "}" if labels else ""
 
 
 def latency_budget(latencies: np.ndarray, endpoint: str, *, percentile: float, budget: float) -> Verdict:

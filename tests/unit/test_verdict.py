@@ -83,3 +83,16 @@ def test_latency_budget():
     assert latency_budget(lat, "/x", percentile=95, budget=0.005).status == PASS
     assert latency_budget(lat, "/x", percentile=99, budget=0.005).status == FAIL
     assert latency_budget(np.array([]), "/x", percentile=95, budget=1).status == FAIL
+
+
+def test_inhibited_with_labels():
+    crit = {"alertname": "Pool", "severity": "critical"}
+    warn = {"alertname": "Pool", "severity": "warning"}
+    evs = [Event(10, AM_STATE, "Pool", {"state": "active", "labels": crit}),
+           Event(11, AM_STATE, "Pool", {"state": "suppressed", "labels": warn, "inhibited_by": ["f"]})]
+    v = inhibited(evs, "Pool", by="Pool", labels={"severity": "warning"}, by_labels={"severity": "critical"},
+                  start=0, end=30)
+    assert v.status == PASS
+    only_warning = inhibited(evs[1:], "Pool", by="Pool", labels={"severity": "warning"},
+                             by_labels={"severity": "critical"}, start=0, end=30)
+    assert only_warning.status == FAIL and "never active" in only_warning.observed
