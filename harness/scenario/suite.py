@@ -214,9 +214,10 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
 
 
 def _check_dashboards(stack: Any) -> list[Any]:
-    from harness.config import STACK_DIR
+    """Run every provisioned dashboard panel's query over the run so far; panels with no data are listed."""
     from harness.observe.prometheus import PrometheusClient
-    from harness.report.dashboards import check_dashboards
+    from harness.report.dashboards import check_dashboards, default_dashboards
 
-    paths = sorted((STACK_DIR / "grafana" / "dashboards").glob("*.json"))
-    return list(check_dashboards(paths, PrometheusClient(stack.urls["prometheus"])))
+    clock = stack.clock
+    window = (clock.to_wall(0.0), clock.to_wall(clock.now()))
+    return list(check_dashboards(default_dashboards(), PrometheusClient(stack.urls["prometheus"]), window=window))
