@@ -21,7 +21,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.faults.target import Clock, FaultTarget
-from harness.timeline import FAULT_END, FAULT_START, MARK
+from harness.timeline import FAULT_END, FAULT_START, MARK, Event
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,10 @@ class Fault:
     def _data(self, **extra: Any) -> dict[str, Any]:
         return {"kind": self.kind, "target": self.target_name, "params": dict(self.params), **extra}
 
+    def _record(self, t: float, kind: str, data: dict[str, Any]) -> None:
+        # Timeline.record(**data) cannot take a "kind" key (it is its own argument): build the Event.
+        self._target.timeline.add(Event(t=t, kind=kind, name=self.id, data=data))
+
     def start(self) -> Fault:
         """Apply the fault now. Raises FaultError (after undoing any partial effect) if it cannot."""
         with self._lock:
@@ -91,15 +95,13 @@ class Fault:
             except BaseException as exc:
                 self.state = FAILED
                 self._best_effort_undo_after_failed_start()
-                self._target.timeline.record(self.clock.now(), MARK, self.id, **self._data(
-                    error=f"start failed: {exc}"))
+                self._record(self.clock.now(), MARK, self._data(error=f"start failed: {exc}"))
                 if isinstance(exc, Exception):
                     raise _wrap(exc, f"{self.describe()} could not start") from exc
                 raise
             self.started_t = t0
             self.state = ACTIVE
-            self._target.timeline.record(t0, FAULT_START, self.id, **self._data(applied_t=self.clock.now(),
-                                                                                   **extra))
+            self._record(t0, FAULT_START, self._data(applied_t=self.clock.now(), **extra))
             log.info("%s started at t=%.3f", self.describe(), t0)
             if self.instant:
                 self._finish(self.clock.now(), {}, None)
@@ -127,7 +129,7 @@ class Fault:
         data = self._data(undo_started_t=t_undo, **extra)
         if error is not None:
             data["error"] = str(error)
-        self._target.timeline.record(self.ended_t, FAULT_END, self.id, **data)
+        self._record(self.ended_t, FAULT_END, data)
         log.info("%s ended at t=%.3f", self.describe(), self.ended_t)
 
     def _best_effort_undo_after_failed_start(self) -> None:

@@ -186,7 +186,7 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
                 out.results.append(res)
                 if on_result:
                     on_result(res)
-            report.dashboards = _check_dashboards(stack)
+            report.dashboards = check_run_dashboards(stack)
     except KeyboardInterrupt:
         out.interrupted = True
     except HarnessError as exc:
@@ -213,7 +213,7 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
     return out
 
 
-def _check_dashboards(stack: Any) -> list[Any]:
+def check_run_dashboards(stack: Any) -> list[Any]:
     """Run every provisioned dashboard panel's query over the run so far; panels with no data are listed."""
     from harness.observe.prometheus import PrometheusClient
     from harness.report.dashboards import check_dashboards, default_dashboards
