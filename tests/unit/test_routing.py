@@ -1,0 +1,40 @@
+"""The Python routing tree (amtool agreement is tested in tests/integration/test_routing_amtool.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.errors import ValidationError
+from harness.rules.routing import build_route, parse_matcher, receivers_for
+
+TREE = {
+    "receiver": "default",
+    "routes": [
+        {"match": {"severity": "critical"}, "receiver": "pd", "continue": True},
+        {"matchers": ['severity="critical"'], "receiver": "slack-crit"},
+        {"match_re": {"team": "db.*"}, "routes": [{"matchers": ["env!=prod"], "receiver": "db-dev"}]},
+    ],
+}
+
+
+@pytest.mark.parametrize(("labels", "want"), [
+    ({"severity": "critical"}, ["pd", "slack-crit"]),
+    ({"severity": "warning"}, ["default"]),
+    ({"team": "dbre", "env": "dev"}, ["db-dev"]),
+    ({"team": "dbre", "env": "prod"}, ["default"]),  # the inheriting parent route delivers
+    ({"team": "xdb"}, ["default"]),  # regexes are anchored
+])
+def test_receivers_for(labels: dict[str, str], want: list[str]) -> None:
+    assert receivers_for(build_route(TREE), labels) == want
+
+
+def test_matcher_parse() -> None:
+    m = parse_matcher('team=~"db|cache"')
+    assert (m.name, m.op, m.value) == ("team", "=~", "db|cache")
+    assert m.matches({"team": "cache"}) and not m.matches({"team": "dbre"})
+
+
+def test_bad_matcher_is_named() -> None:
+    with pytest.raises(ValidationError) as err:
+        parse_matcher("not a matcher", "am.yml", 7)
+    assert err.value.line == 7
