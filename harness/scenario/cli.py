@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +85,8 @@ def main_audit(argv: list[str]) -> int:
     cfg = _config(args)
     rules = args.rules or [str(x) for x in seed_rule_files()]
     plan = plan_run(args.scenarios, rules, args.alertmanager_config or DEFAULT_AM)
-    exported = _exported()
-
     def findings(pl: Plan, results: list[ScenarioResult]) -> list[dict[str, Any]]:
-        return audit_findings(pl.catalog, results, exported)
+        return audit_findings(pl.catalog, results, _exported(pl.catalog))
 
     out = run_plan(plan, cfg, kind="audit", on_result=_progress, findings=findings)
     found = findings(plan, out.results)
@@ -109,13 +108,11 @@ def main_audit(argv: list[str]) -> int:
     return 0
 
 
-def _exported() -> set[str] | None:
-    try:
-        from harness.rules import exported
-    except ImportError:
-        return None
-    names = getattr(exported, "EXPORTED_METRICS", None)
-    return set(names) if names else None
+def _exported(catalog: Any) -> Callable[[str], bool]:
+    """Is a metric exported by the stack (its exporters, the API, the backup job) or recorded by a rule?"""
+    from harness.rules.exported import exported_by
+
+    return lambda name: exported_by(name, set(catalog.records)) is not None
 
 
 def _progress(res: ScenarioResult) -> None:

@@ -5,41 +5,23 @@ the same findings, in the same order."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
+from harness.rules.metrics import metric_names
 from harness.scenario.catalog import AlertRule, Catalog
 from harness.scenario.result import FAIL, ScenarioResult
 
-_SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^}]*\})?")
 _RATE_SEL = re.compile(r"rate\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{([^}]*)\})?\s*\[")
-_KEYWORDS = {"rate", "sum", "by", "without", "on", "ignoring", "histogram_quantile", "avg_over_time", "time",
-             "and", "or", "unless", "bool", "irate", "increase", "max", "min", "avg", "count", "offset",
-             "group_left", "group_right", "abs", "clamp_min", "clamp_max"}
 
 
-def _metrics(expr: str) -> list[str]:
-    no_strings = re.sub(r'"[^"]*"', '""', expr)
-    no_ranges = re.sub(r"\[[^\]]*\]", "", no_strings)
-    names = []
-    for m in _SELECTOR.finditer(no_ranges):
-        name = m.group(1)
-        start = m.start()
-        if name in _KEYWORDS or name.isdigit() or (start > 0 and no_ranges[start - 1] in "{,=~!"):
-            continue
-        if re.match(r"^\d", name):
-            continue
-        names.append(name)
-    return names
-
-
-def lint_rule(rule: AlertRule, exported: set[str] | None = None) -> list[str]:
+def lint_rule(rule: AlertRule, is_exported: Callable[[str], bool] | None = None) -> list[str]:
     """Suspected problems in a rule's expression, most specific first."""
     expr = rule.expr
     causes: list[str] = []
-    if exported is not None:
-        for name in dict.fromkeys(_metrics(expr)):
-            base = re.sub(r"_(bucket|count|sum)$", "", name)
-            if name not in exported and base not in exported:
+    if is_exported is not None:
+        for name in dict.fromkeys(metric_names(expr)):
+            if not is_exported(name):
                 causes.append(f"metric `{name}` is not exported by the stack's exporters or the API, so the "
                               "expression returns no data and the alert can never fire")
     aggregated = re.search(r"\b(sum|avg|max|min|count)\b\s*(by|without)?\s*\(", expr) is not None
@@ -54,7 +36,7 @@ def lint_rule(rule: AlertRule, exported: set[str] | None = None) -> list[str]:
                           f"(the ratio is 1 wherever the numerator has data) instead of by the total")
     elif "/" in expr and not aggregated and not sels and "on(" not in expr.replace(" ", "") \
             and "ignoring(" not in expr.replace(" ", ""):
-        ms = list(dict.fromkeys(_metrics(expr)))
+        ms = list(dict.fromkeys(metric_names(expr)))
         if len(ms) >= 2 and ms[0] != ms[1]:
             causes.append(f"`{ms[0]}` / `{ms[1]}` without on()/ignoring(): the two sides carry different labels, "
                           "so vector matching finds no pairs and the expression returns nothing")
@@ -76,7 +58,7 @@ def lint_rule(rule: AlertRule, exported: set[str] | None = None) -> list[str]:
 
 
 def audit_findings(catalog: Catalog, results: list[ScenarioResult],
-                   exported: set[str] | None = None) -> list[dict[str, Any]]:
+                   is_exported: Callable[[str], bool] | None = None) -> list[dict[str, Any]]:
     findings = []
     for res in results:
         if res.error:
@@ -89,7 +71,7 @@ def audit_findings(catalog: Catalog, results: list[ScenarioResult],
             if not alert and v.check in ("notified", "not_notified"):
                 alert = str(v.expected.split(" ", 1)[0])
             rule = catalog.alerts.get(alert)
-            causes = lint_rule(rule, exported) if rule is not None else []
+            causes = lint_rule(rule, is_exported) if rule is not None else []
             findings.append({
                 "scenario": res.name, "alert": alert, "check": v.check,
                 "expectation": v.expected, "happened": v.observed,

@@ -190,7 +190,7 @@ def parse_scenario(text: str, *, file: str = "<string>", default_name: str = "sc
                         locustfile=ln.get("locustfile"), where=at(root, "load"))
 
     faults: list[FaultSpec] = []
-    fault_nodes = root.get("faults") or []
+    fault_nodes = root.get("faults") or CommentedSeq()
     if not isinstance(fault_nodes, CommentedSeq):
         raise at(root, "faults").error("faults", "expected a list of faults")
     for i, fn in enumerate(fault_nodes):
@@ -217,7 +217,7 @@ def parse_scenario(text: str, *, file: str = "<string>", default_name: str = "sc
         ))
 
     expectations: list[Expectation] = []
-    exp_nodes = root.get("expect") or []
+    exp_nodes = root.get("expect") or CommentedSeq()
     if not isinstance(exp_nodes, CommentedSeq):
         raise at(root, "expect").error("expect", "expected a list of expectations")
     for i, en in enumerate(exp_nodes):

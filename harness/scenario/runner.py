@@ -160,7 +160,7 @@ class ScenarioRunner:
             for at, is_start, f in plan:
                 _sleep_until(clock, at, self.opt.sleep)
                 if is_start:
-                    ctx = faults.from_spec(f.kind, f.target, dict(f.params))
+                    ctx = faults.from_spec(f.kind, f.target, dict(f.params), fault_id=f.id)
                     started = clock.now()
                     ctx.__enter__()
                     active[f.id] = ctx

@@ -53,13 +53,7 @@ def scenario_files(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def validation_context(catalog: Catalog) -> ValidationContext:
-    try:
-        from harness.faults import FAULT_KINDS
-    except ImportError:
-        kinds = None
-    else:
-        kinds = FAULT_KINDS
-    return ValidationContext(alerts=frozenset(catalog.alerts), receivers=catalog.receivers, fault_kinds=kinds)
+    return ValidationContext(alerts=frozenset(catalog.alerts), receivers=catalog.receivers)
 
 
 def applicable(scn: Scenario, catalog: Catalog) -> list[str]:

@@ -7,18 +7,12 @@ collected, so a user fixes a file in one pass.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from harness.errors import HarnessError, ValidationError
+from harness.faults.spec import PROXIES, SERVICES, spec_problems
 from harness.scenario.model import Scenario
-
-# The reference stack's names (contract with harness.stack); a backend may offer a subset.
-PROXIES = ("pg_primary", "pg_replica", "redis", "replication",
-           "exporter_pg_primary", "exporter_pg_replica", "exporter_redis")
-SERVICES = ("postgres_primary", "postgres_replica", "redis", "prometheus", "alertmanager", "api", "toxiproxy",
-            "postgres_exporter_primary", "postgres_exporter_replica", "redis_exporter", "node_exporter",
-            "backup", "grafana")
 
 
 class ScenarioInvalid(HarnessError):
@@ -34,8 +28,8 @@ class ValidationContext:
     receivers: frozenset[str] = frozenset()
     proxies: frozenset[str] = frozenset(PROXIES)
     services: frozenset[str] = frozenset(SERVICES)
-    # fault kind -> {param name: python type or tuple of types}; None disables fault checks
-    fault_kinds: Mapping[str, Mapping[str, object]] | None = None
+    # Fault specs are checked by harness.faults.spec (kinds, targets, parameter types and ranges).
+    check_faults: bool = True
     slo_names: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -46,17 +40,6 @@ def _suggest(name: str, known: frozenset[str]) -> str:
     return f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(sorted(known)) or '(none)'}"
 
 
-def _fault_target_ok(kind: str, target: str | None, ctx: ValidationContext) -> str | None:
-    network = {"toxic", "proxy_down"}
-    process = {"crash", "freeze", "stop", "restart"}
-    if kind in network:
-        if target not in ctx.proxies:
-            return f"unknown proxy {target!r}; " + _suggest(str(target), ctx.proxies)
-    elif kind in process and target not in ctx.services:
-        return f"unknown service {target!r}; " + _suggest(str(target), ctx.services)
-    return None
-
-
 def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationError]:
     errors: list[ValidationError] = []
     f = scn.file
@@ -64,25 +47,12 @@ def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationErr
         errors.append(ValidationError(f, 1, "duration", "must be > 0"))
     for i, fault in enumerate(scn.faults):
         w = fault.where
-        if ctx.fault_kinds is not None and fault.kind not in ctx.fault_kinds:
-            errors.append(fault.at("kind").error(f"faults[{i}].kind", f"unknown fault kind {fault.kind!r}",
-                                  hint=_suggest(fault.kind, frozenset(ctx.fault_kinds))))
-        problem = _fault_target_ok(fault.kind, fault.target, ctx)
-        if problem:
-            errors.append(fault.at("target").error(f"faults[{i}].target", problem))
-        if ctx.fault_kinds is not None and fault.kind in ctx.fault_kinds:
-            accepted = ctx.fault_kinds[fault.kind]
-            for pname, pval in fault.params.items():
-                if pname not in accepted:
-                    errors.append(fault.at("params").error(f"faults[{i}].params.{pname}",
-                                                           f"not a parameter of {fault.kind}",
-                                                           hint=f"accepted: {', '.join(sorted(accepted))}"))
-                    continue
-                typ = accepted[pname]
-                if isinstance(typ, type | tuple) and not isinstance(pval, typ) and not (
-                        typ is float and isinstance(pval, int)):
-                    errors.append(fault.at("params").error(f"faults[{i}].params.{pname}",
-                                                           f"expected {getattr(typ, '__name__', typ)}, got {pval!r}"))
+        if ctx.check_faults:
+            for problem in spec_problems(fault.kind, fault.target, fault.params,
+                                         proxies=ctx.proxies, services=ctx.services):
+                top = problem.field.split(".")[0]
+                errors.append(fault.at(top).error(f"faults[{i}].{problem.field}", problem.problem,
+                                                  hint=problem.hint))
         if fault.duration <= 0:
             errors.append(w.error(f"faults[{i}].duration", "must be > 0"))
         if fault.end > scn.duration:

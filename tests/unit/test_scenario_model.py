@@ -30,7 +30,6 @@ expect:
 CTX = ValidationContext(
     alerts=frozenset({"RedisDown", "PostgreSQLDown", "ErrorRateHigh", "CacheHitRateLow"}),
     receivers=frozenset({"pagerduty-critical", "slack-warnings", "slack-critical", "default"}),
-    fault_kinds={"crash": {}, "toxic": {"type": str, "latency": int}, "freeze": {}},
 )
 
 
@@ -86,7 +85,12 @@ def test_unknown_field_and_syntax():
 def test_fault_param_checked():
     errs = _errors(GOOD.replace("kind: crash", "kind: toxic").replace("target: redis", "target: redis\n"
                                 "    params: {type: latency, latency: fast}"))
-    assert any("faults[0].params.latency: expected int, got 'fast'" in e for e in errs)
+    assert any("s.yaml:11: faults[0].params.latency: expected int, got 'fast'" in e for e in errs)
+    errs = _errors(GOOD.replace("kind: crash", "kind: hold_connections")
+                   .replace("target: redis", "params: {fraction: 2}"))
+    assert any("faults[0].params.fraction: must be in (0, 1], got 2" in e for e in errs)
+    errs = _errors(GOOD.replace("kind: crash", "kind: crsh"))
+    assert any("s.yaml:9: faults[0].kind: unknown fault kind 'crsh'" in e for e in errs)
 
 
 def test_missing_duration():

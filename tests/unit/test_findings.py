@@ -1,0 +1,48 @@
+"""The audit's static reading of the seed rules: each known defect is named for the rule that has it,
+and the reference pack's fixed rules are not accused of it."""
+
+from harness.config import RULES_DIR
+from harness.rules.exported import exported_by
+from harness.scenario.catalog import load_catalog
+from harness.scenario.findings import audit_findings, finding_keys, lint_rule
+from harness.scenario.result import FAIL, PASS, ScenarioResult, Verdict
+
+SEED = load_catalog([RULES_DIR / "betting-alerts.yml"])
+REF = load_catalog([RULES_DIR / "reference.yml"])
+
+
+def exported(name):
+    return exported_by(name) is not None
+
+
+def causes(catalog, alert):
+    return " | ".join(lint_rule(catalog.alerts[alert], exported))
+
+
+def test_seed_defects_named():
+    assert "divides each series by itself" in causes(SEED, "CacheHitRateLow")
+    assert "divides each series by itself" in causes(SEED, "ErrorRateHigh")
+    assert "vector matching finds no pairs" in causes(SEED, "ConnectionPoolNearLimit")
+    assert "`pg_replication_lag_bytes` is not exported" in causes(SEED, "ReplicationLagHigh")
+    assert 'status="200"' in causes(SEED, "AvailabilitySLOBreach")
+    assert "5 ms threshold" in causes(SEED, "QueryLatencyHigh")
+    assert "time()" in causes(SEED, "BackupFailed")
+
+
+def test_reference_not_accused():
+    for alert in ("CacheHitRateLow", "ErrorRateHigh", "ConnectionPoolNearLimit", "ReplicationLagHigh",
+                  "AvailabilitySLOBreach", "QueryLatencyHigh"):
+        assert "itself" not in causes(REF, alert)
+        assert "not exported" not in causes(REF, alert)
+        assert "no pairs" not in causes(REF, alert)
+
+
+def test_findings_only_for_failures_and_stable_keys():
+    res = ScenarioResult("cache_hit_rate_fires", "f.yaml", 0, 10, 60, verdicts=[
+        Verdict("fires", "CacheHitRateLow", FAIL, "firing within 30s", "never fired; never pending"),
+        Verdict("silent", "RedisDown", PASS, "not firing", "silent"),
+    ])
+    found = audit_findings(SEED, [res], exported)
+    assert len(found) == 1
+    assert found[0]["alert"] == "CacheHitRateLow" and "itself" in found[0]["likely_cause"]
+    assert finding_keys(found) == ["cache_hit_rate_fires: fires CacheHitRateLow"]
