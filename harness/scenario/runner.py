@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,7 +37,6 @@ class RunOptions:
     records_dir: Path
     quiet_timeout: float = 60.0          # real seconds to wait for alerts from a previous scenario to resolve
     sleep: Callable[[float], None] = time.sleep
-    slo_specs: list[str] = field(default_factory=list)
     # Alerts whose windows are too long to drain between scenarios (e.g. a 30d error-budget average):
     # not waited for, reported as noise at the start of the next scenario.
     sticky_alerts: frozenset[str] = frozenset()
@@ -72,6 +71,7 @@ class ScenarioRunner:
         self.prom = prometheus or PrometheusClient(stack.urls["prometheus"])
         self._faults_factory = faults_factory
         self._load_factory = load_factory
+        self._slo_rows: list[dict[str, Any]] = []
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self, scn: Scenario) -> ScenarioResult:
@@ -122,7 +122,9 @@ class ScenarioRunner:
                                           "end": stop if stop is not None else now, "params": dict(f.params)})
         result.ended = clock.now()
         if result.error is None:
+            self._slo_rows = []
             result.verdicts = self.evaluate(scn, timeline, t0, result.ended, fault_times, records_path)
+            result.slo = self._slo_rows
         return result
 
     def _faults(self) -> Any:
@@ -244,19 +246,22 @@ class ScenarioRunner:
         raise RuntimeError(f"unknown expectation kind {e.kind}")
 
     def _latencies(self, records_path: Path, endpoint: str, t0: float, end: float) -> np.ndarray:
+        """Ground-truth latencies (from the intended start) of responses to ``endpoint`` in the window."""
         from harness.load.records import read_records
 
-        rec = read_records(records_path)
-        clock: RunClock = self.stack.clock
-        start = np.asarray([clock.from_monotonic(x) for x in rec.intended]) if len(rec.intended) else rec.intended
-        mask = (rec.endpoint == endpoint) & (start >= t0) & (start <= end) & (rec.status > 0)
-        return np.asarray(rec.end[mask] - rec.intended[mask])
+        mono0 = self.stack.clock.mono_start
+        rec = read_records(records_path).between(mono0 + t0, mono0 + end).for_endpoints([endpoint])
+        return np.asarray(rec.latency[rec.status > 0])
 
     def _slo_verdicts(self, scn: Scenario, e: Expectation, records_path: Path, t0: float,
                       end: float) -> list[Verdict]:
         from harness.scenario.slo_check import check_slo
 
-        return check_slo(self.stack, e, records_path, t0, end, self.opt.slo_specs)
+        verdicts, rows = check_slo(self.stack, e, records_path, t0, end, time_scale=self.opt.time_scale,
+                                   scrape_interval_s=self.timing.real(self.timing.scrape_s),
+                                   records=self.catalog.records)
+        self._slo_rows.extend(rows)
+        return verdicts
 
 
 def passed(verdicts: list[Verdict]) -> bool:

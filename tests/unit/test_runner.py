@@ -59,7 +59,7 @@ class FakeFaults:
     def __init__(self, stack, log):
         self.stack, self.log, self.undone = stack, log, 0
 
-    def from_spec(self, kind, target, params):
+    def from_spec(self, kind, target, params, fault_id=None):
         return FakeFault(self.log, self.stack, kind, target)
 
     def undo_all(self):
@@ -125,7 +125,7 @@ def test_fault_that_fails_marks_the_run_and_still_undoes():
     stack = FakeStack(clock, Timeline())
 
     class Broken(FakeFaults):
-        def from_spec(self, kind, target, params):
+        def from_spec(self, kind, target, params, fault_id=None):
             raise RuntimeError("toxiproxy unreachable")
 
     made = []
