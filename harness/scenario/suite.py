@@ -53,7 +53,11 @@ def scenario_files(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def validation_context(catalog: Catalog) -> ValidationContext:
-    return ValidationContext(alerts=frozenset(catalog.alerts), receivers=catalog.receivers)
+    from harness.scenario.slo_check import DEFAULT_SPEC
+    from harness.slo.spec import load_slo_spec
+
+    slos = frozenset(s.name for s in load_slo_spec(DEFAULT_SPEC).slos)
+    return ValidationContext(alerts=frozenset(catalog.alerts), receivers=catalog.receivers, slo_names=slos)
 
 
 def applicable(scn: Scenario, catalog: Catalog) -> list[str]:

@@ -101,7 +101,7 @@ def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationErr
             pct = e.params.get("percentile", 95)
             if not isinstance(pct, int | float) or not 0 < pct < 100:
                 errors.append(w.error("latency.percentile", f"must be in (0, 100), got {pct!r}"))
-        if e.kind == "slo" and ctx.slo_names and e.subject not in ctx.slo_names:
+        if e.kind == "slo" and ctx.slo_names and "spec" not in e.params and e.subject not in ctx.slo_names:
             errors.append(w.error("slo", f"unknown SLO {e.subject!r}", hint=_suggest(e.subject, ctx.slo_names)))
         if e.kind == "unsupported" and not e.params.get("reason"):
             errors.append(w.error("unsupported.reason", "say why this alert cannot be exercised here"))
