@@ -122,6 +122,7 @@ class HarnessSession:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "scenario: a YAML scenario run against the reference stack")
     config.stash[_KEY] = HarnessSession(config)
 
     def on_sigterm(signum: int, frame: Any) -> None:

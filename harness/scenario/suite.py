@@ -60,11 +60,18 @@ def validation_context(catalog: Catalog) -> ValidationContext:
     return ValidationContext(alerts=frozenset(catalog.alerts), receivers=catalog.receivers, slo_names=slos)
 
 
+def shipped_alerts() -> frozenset[str]:
+    """Alert names in every rule pack shipped with the harness (seed and reference)."""
+    return frozenset(load_catalog(sorted(RULES_DIR.glob("*.yml"))).alerts)
+
+
 def applicable(scn: Scenario, catalog: Catalog) -> list[str]:
-    """Alerts a scenario names that the loaded packs lack (empty: it applies)."""
+    """Alerts of the shipped packs that a scenario names and the loaded packs lack (empty: it applies).
+
+    A name found in no pack at all is not "not applicable": validation reports it as an error (a typo)."""
     named = {e.subject for e in scn.expectations if e.kind not in ("slo", "latency") and e.subject != "*"}
     named |= {str(e.params["by"]) for e in scn.expectations if e.kind == "inhibited" and "by" in e.params}
-    return sorted(named - set(catalog.alerts))
+    return sorted((named - set(catalog.alerts)) & shipped_alerts())
 
 
 @dataclass

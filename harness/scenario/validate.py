@@ -19,7 +19,7 @@ class ScenarioInvalid(HarnessError):
     def __init__(self, errors: Sequence[ValidationError]) -> None:
         self.errors = list(errors)
         super().__init__(f"{len(self.errors)} problem(s) in scenario files:",
-                         detail="\n".join(f"  {e}" for e in self.errors))
+                         detail="\n".join("  " + str(e).replace("\n", "\n    ") for e in self.errors))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,50 @@
+"""The plugin end to end through pytester: YAML scenarios are collected, and a bad one stops the run at
+collection, naming file, line and field, before any service starts."""
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+GOOD = """\
+name: redis-blip
+duration: 10m
+load: {profile: none}
+faults:
+  - {kind: crash, target: redis, start: 3m, duration: 20s}
+expect:
+  - silent: RedisDown
+"""
+
+
+def _write(pytester: pytest.Pytester, name: str, text: str) -> None:
+    d = pytester.path / "scenarios"
+    d.mkdir(exist_ok=True)
+    (d / name).write_text(text)
+
+
+def test_yaml_scenarios_are_collected(pytester: pytest.Pytester) -> None:
+    _write(pytester, "redis_blip.yaml", GOOD)
+    result = pytester.runpytest("--collect-only", "-q", "scenarios")
+    result.stdout.fnmatch_lines(["scenarios/redis_blip.yaml::redis-blip"])
+    assert result.ret == 0
+
+
+def test_bad_scenario_fails_at_collection_with_location(pytester: pytest.Pytester) -> None:
+    _write(pytester, "redis_blip.yaml", GOOD.replace("silent: RedisDown", "silent: RedisDwn")
+           .replace("target: redis,", "target: rediss,"))
+    result = pytester.runpytest("-q", "scenarios")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        "*2 problem(s) in scenario files:*",
+        "*redis_blip.yaml:5: faults?0?.target: unknown service 'rediss'*",
+        "*redis_blip.yaml:7: silent: alert 'RedisDwn' is not in the loaded rule packs*",
+    ])
+
+
+def test_scenario_of_other_pack_is_reported_not_applicable(pytester: pytest.Pytester) -> None:
+    rules = pytester.path / "mine.yml"
+    rules.write_text("groups:\n  - name: g\n    rules:\n      - alert: Mine\n        expr: up == 0\n")
+    _write(pytester, "redis_blip.yaml", GOOD)
+    result = pytester.runpytest("-q", "-rs", "scenarios", "--rules", str(rules))
+    result.stdout.fnmatch_lines(["*not applicable: the rule files lack RedisDown*"])
+    assert result.ret == pytest.ExitCode.OK
