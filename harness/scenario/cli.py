@@ -36,12 +36,14 @@ def _parser(prog: str, description: str, *, scenarios: bool = True) -> argparse.
     p.add_argument("--alertmanager-config", metavar="FILE", help="Alertmanager config")
     p.add_argument("--time-scale", type=float, help="compress production durations by this factor")
     p.add_argument("--backend", choices=("local", "docker", "external"))
+    p.add_argument("--load-workers", type=int, help="run Locust as a master with N local workers")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     return p
 
 
 def _config(args: argparse.Namespace) -> Config:
-    return resolve_config({"time_scale": args.time_scale, "backend": args.backend})
+    return resolve_config({"time_scale": args.time_scale, "backend": args.backend,
+                           "load_workers": args.load_workers})
 
 
 def _status(res: ScenarioResult) -> str:

@@ -36,6 +36,7 @@ class RunOptions:
     time_scale: float
     records_dir: Path
     quiet_timeout: float = 60.0          # real seconds to wait for alerts from a previous scenario to resolve
+    load_workers: int = 0                # >0: a Locust master with this many local workers
     sleep: Callable[[float], None] = time.sleep
     # Alerts whose windows are too long to drain between scenarios (e.g. a 30d error-budget average):
     # not waited for, reported as noise at the start of the next scenario.
@@ -146,7 +147,8 @@ class ScenarioRunner:
         profile = profile_from_spec(scn.load.profile, rate=scn.load.rate, users=scn.load.users,
                                     duration=total, params=dict(scn.load.params))
         return run_load(self.stack.urls["api"], profile, records_path=records_path, clock=self.stack.clock,
-                        locustfile=scn.load.locustfile)
+                        locustfile=scn.load.locustfile, workers=self.opt.load_workers,
+                        timeline=self.stack.timeline)
 
     def _play_faults(self, scn: Scenario, t0: float, faults: Any,
                      times: dict[str, tuple[float, float | None]]) -> None:

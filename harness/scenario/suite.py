@@ -182,7 +182,8 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
         with sigterm_as_interrupt():
             stack = start_stack(cfg, rules=plan.rule_files, alertmanager_config=plan.alertmanager_config,
                                 clock=clock, timeline=timeline)
-            runner = ScenarioRunner(stack, plan.catalog, RunOptions(cfg.time_scale, records_dir))
+            runner = ScenarioRunner(stack, plan.catalog, RunOptions(cfg.time_scale, records_dir,
+                                                                    load_workers=cfg.load_workers))
             if on_start is not None:
                 on_start(stack, records_dir)
             for scn in plan.scenarios:
