@@ -1,0 +1,1 @@
+"""Reference betting API for the alert-verification harness (see stack/api/README.md)."""
