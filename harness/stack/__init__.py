@@ -1,0 +1,32 @@
+"""The reference stack: ``start_stack(cfg)`` returns a running (or attached) Stack for any backend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.clock import RunClock
+from harness.config import Config
+from harness.errors import HarnessError
+from harness.stack.model import ProcessControl, ServiceInfo, Stack
+from harness.timeline import Timeline
+
+__all__ = ["ProcessControl", "ServiceInfo", "Stack", "start_stack"]
+
+
+def start_stack(cfg: Config, *, rules: Sequence[Path] | None = None, alertmanager_config: Path | None = None,
+                clock: RunClock | None = None, timeline: Timeline | None = None) -> Stack:
+    """Start (or attach to) the stack for ``cfg.backend``; returns once every Prometheus target is up."""
+    if cfg.backend == "local":
+        from harness.stack.local import start_local
+
+        return start_local(cfg, rules=rules, alertmanager_config=alertmanager_config, clock=clock, timeline=timeline)
+    if cfg.backend == "docker":
+        from harness.stack.docker import start_docker
+
+        return start_docker(cfg, clock=clock, timeline=timeline)
+    if cfg.backend == "external":
+        from harness.stack.external import attach_external
+
+        return attach_external(cfg, clock=clock, timeline=timeline)
+    raise HarnessError(f"unknown backend {cfg.backend!r}", hint="choose local, docker or external")

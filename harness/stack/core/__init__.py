@@ -1,0 +1,1 @@
+"""The stack's small core: ports, binaries, readiness strategies, supervised processes, run state."""

@@ -1,0 +1,98 @@
+"""Free loopback ports, handed out once per process so concurrent services never collide."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+
+from harness.errors import HarnessError
+
+HOST = "127.0.0.1"
+
+_lock = threading.Lock()
+_handed_out: set[int] = set()
+
+
+def allocate_ports(count: int) -> list[int]:
+    """``count`` distinct free ports on 127.0.0.1, none previously handed out by this process.
+
+    All sockets are held open together while the OS picks, so the ports are distinct even before we
+    remember them; the in-process set keeps two stacks started by one process (e.g. pytest) apart.
+    """
+    ports: list[int] = []
+    held: list[socket.socket] = []
+    try:
+        with _lock:
+            while len(ports) < count:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.bind((HOST, 0))
+                held.append(sock)
+                port = sock.getsockname()[1]
+                if port in _handed_out:
+                    continue
+                _handed_out.add(port)
+                ports.append(port)
+    finally:
+        for sock in held:
+            sock.close()
+    return ports
+
+
+def allocate_port() -> int:
+    return allocate_ports(1)[0]
+
+
+def port_is_free(port: int, host: str = HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # With SO_REUSEADDR, Linux still refuses a port with a listener but accepts TIME_WAIT leftovers,
+        # which is exactly what the servers we start will see.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def port_accepts(port: int, host: str = HOST, timeout: float = 0.2) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
+        return True
+    return False
+
+
+def ensure_port_free(port: int, service: str, host: str = HOST) -> None:
+    """Fail before spawning rather than let a service die with a bind error buried in its log."""
+    if port_is_free(port, host):
+        return
+    holder = listener_pid(port)
+    who = f" by pid {holder}" if holder else ""
+    raise HarnessError(
+        f"{service}: port {host}:{port} is already taken{who}",
+        detail="the service cannot bind its address, so it was not started",
+        hint="stop whatever listens there (`ss -ltnp`), or let the harness pick ports itself "
+        "(leave the port unset); a dead earlier run is cleaned by `harness down`",
+    )
+
+
+def listener_pid(port: int) -> int | None:
+    """The pid listening on ``port`` (best effort via /proc; None when unknown or not permitted)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as fh:
+            next(fh, None)
+            for line in fh:
+                parts = line.split()
+                if len(parts) > 9 and parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(parts[9])
+    if not inodes:
+        return None
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if target.startswith("socket:[") and target[8:-1] in inodes:
+                        return int(pid)
+    return None

@@ -1,0 +1,191 @@
+"""Per-run directory, the pids.json record of what a run started, and the sweep of dead runs.
+
+Every child carries ``HARNESS_RUN_ID`` in its environment. A run killed with SIGKILL leaves its
+directory and children behind; the next ``harness up``/``harness down`` finds ``pids.json`` files whose
+owner is gone and kills, by process group, only processes that still carry that run id (a recycled pid
+that belongs to someone else is never touched).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("harness.stack")
+
+RUN_ENV = "HARNESS_RUN_ID"
+RUN_DIR_PREFIX = "harness-"
+PIDS_FILE = "pids.json"
+
+
+def new_run_id() -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
+def process_start_time(pid: int) -> int | None:
+    """Kernel start time of ``pid`` (clock ticks since boot): tells a live owner from a recycled pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read().decode(errors="replace")
+    except OSError:
+        return None
+    # The command name may contain spaces and parentheses; fields resume after the last ')'.
+    fields = raw.rsplit(")", 1)[1].split()
+    return int(fields[19])
+
+
+def process_alive(pid: int, start_time: int | None = None) -> bool:
+    current = process_start_time(pid)
+    if current is None:
+        return False
+    if _is_zombie(pid):
+        return False
+    return start_time is None or current == start_time
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().decode(errors="replace").rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def process_run_id(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            env = fh.read().split(b"\0")
+    except OSError:
+        return None
+    prefix = f"{RUN_ENV}=".encode()
+    for item in env:
+        if item.startswith(prefix):
+            return item[len(prefix):].decode(errors="replace")
+    return None
+
+
+def pids_of_run(run_id: str) -> list[int]:
+    """Every live process carrying ``HARNESS_RUN_ID=run_id`` (root sees all; others see their own)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != os.getpid() and process_run_id(int(name)) == run_id \
+                and not _is_zombie(int(name)):
+            out.append(int(name))
+    return out
+
+
+class RunContext:
+    """What every service of one run shares: id, directory, log dir, the pid record, a cancel flag."""
+
+    def __init__(self, work_root: Path, run_id: str | None = None) -> None:
+        self.run_id = run_id or new_run_id()
+        self.work_root = Path(work_root)
+        self.run_dir = self.work_root / f"{RUN_DIR_PREFIX}{self.run_id}"
+        self.logs_dir = self.run_dir / "logs"
+        self.cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._pids: dict[str, int] = {}
+        self._start_times: dict[str, int | None] = {}
+        self.owner_pid = os.getpid()
+
+    def create(self) -> None:
+        self.logs_dir.mkdir(parents=True, exist_ok=False)
+        # Postgres runs as an unprivileged user when we are root; it must be able to traverse the run dir.
+        os.chmod(self.run_dir, 0o755)
+        os.chmod(self.logs_dir, 0o755)
+        self._write()
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        env = dict(os.environ)
+        env[RUN_ENV] = self.run_id
+        env.update(extra or {})
+        return env
+
+    def record_pid(self, key: str, pid: int | None) -> None:
+        with self._lock:
+            if pid is None:
+                self._pids.pop(key, None)
+                self._start_times.pop(key, None)
+            else:
+                self._pids[key] = pid
+                self._start_times[key] = process_start_time(pid)
+            self._write()
+
+    def set_owner(self, pid: int) -> None:
+        with self._lock:
+            self.owner_pid = pid
+            self._write()
+
+    def _write(self) -> None:
+        data: dict[str, Any] = {
+            "run_id": self.run_id,
+            "owner_pid": self.owner_pid,
+            "owner_start_time": process_start_time(self.owner_pid),
+            "pids": dict(self._pids),
+            # Some services (redis-server) overwrite their environment with their process title, so the
+            # run id tag cannot be read back; the kernel start time still proves the pid is ours.
+            "start_times": {str(self._pids[k]): t for k, t in self._start_times.items() if t is not None},
+        }
+        path = self.run_dir / PIDS_FILE
+        tmp = path.with_suffix(".tmp")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.write_text(json.dumps(data, indent=1))
+            os.replace(tmp, path)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def kill_run_processes(run_id: str, pids: list[int], start_times: dict[str, int] | None = None) -> list[int]:
+    """SIGKILL the process groups of ``pids`` that are provably ours (they carry ``run_id``, or have the
+    start time recorded when we spawned them), then any other process still tagged with the run."""
+    killed: list[int] = []
+    start_times = start_times or {}
+    for pid in pids:
+        recorded = start_times.get(str(pid))
+        ours = process_run_id(pid) == run_id or (recorded is not None and process_alive(pid, recorded))
+        if not ours:
+            continue  # gone, or a recycled pid that belongs to someone else
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+            killed.append(pid)
+    for pid in pids_of_run(run_id):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(process_alive(p) for p in killed):
+        time.sleep(0.02)
+    return killed
+
+
+def sweep_dead_runs(work_root: Path) -> list[str]:
+    """Clean every run under ``work_root`` whose owner process is gone. Returns the swept run ids."""
+    swept = []
+    for pids_file in sorted(Path(work_root).glob(f"{RUN_DIR_PREFIX}*/{PIDS_FILE}")):
+        try:
+            data = json.loads(pids_file.read_text())
+            run_id = str(data["run_id"])
+            owner = int(data["owner_pid"])
+            owner_start = data.get("owner_start_time")
+            pids = [int(p) for p in data.get("pids", {}).values()]
+            start_times = {str(k): int(v) for k, v in data.get("start_times", {}).items()}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring unreadable %s: %s", pids_file, exc)
+            continue
+        if process_alive(owner, owner_start):
+            continue
+        killed = kill_run_processes(run_id, pids, start_times)
+        shutil.rmtree(pids_file.parent, ignore_errors=True)
+        log.info("swept dead run %s: killed %d process(es), removed %s", run_id, len(killed), pids_file.parent)
+        swept.append(run_id)
+    return swept

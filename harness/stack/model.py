@@ -1,0 +1,169 @@
+"""The Stack value every backend returns (contract C): addresses, services, proxies, controls."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any, Protocol
+
+from harness.clock import RunClock
+from harness.errors import HarnessError
+from harness.timeline import Timeline
+
+log = logging.getLogger("harness.stack")
+
+SERVICE_NAMES = (
+    "postgres_primary", "postgres_replica", "redis", "prometheus", "alertmanager", "api", "toxiproxy",
+    "postgres_exporter_primary", "postgres_exporter_replica", "redis_exporter", "node_exporter", "backup",
+    "grafana",
+)
+PROXY_NAMES = (
+    "pg_primary", "pg_replica", "redis", "replication", "exporter_pg_primary", "exporter_pg_replica",
+    "exporter_redis",
+)
+
+
+@dataclass
+class ServiceInfo:
+    name: str
+    status: str  # "running" | "unavailable" | "external" | "stopped"
+    host: str = "127.0.0.1"
+    port: int | None = None
+    url: str = ""
+    pid: int | None = None
+    log: str = ""
+    reason: str = ""  # why unavailable
+
+    @property
+    def address(self) -> str:
+        return self.url or (f"{self.host}:{self.port}" if self.port else "")
+
+
+class ProcessControl(Protocol):
+    @property
+    def pid(self) -> int | None: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    def signal(self, sig: int) -> None: ...
+
+    def stop(self, timeout: float = 10.0) -> None: ...
+
+    def kill(self) -> None: ...
+
+    def start(self) -> None: ...
+
+
+class Backend(Protocol):
+    def process(self, name: str) -> ProcessControl: ...
+
+    def postgres_dsn(self, role: str, via_proxy: bool) -> str: ...
+
+    def redis_url(self, via_proxy: bool) -> str: ...
+
+    def reload_rules(self, paths: Sequence[Path]) -> list[Path]: ...
+
+    def teardown(self) -> None: ...
+
+
+class Stack:
+    """A running (or attached) reference stack. Use as a context manager; ``stop()`` is idempotent."""
+
+    def __init__(self, *, backend: Backend, run_id: str, run_dir: Path, clock: RunClock, timeline: Timeline,
+                 time_scale: float, urls: dict[str, str], services: dict[str, ServiceInfo],
+                 proxies: dict[str, tuple[str, str]], sinks: Any, rule_files: list[Path]) -> None:
+        self._backend = backend
+        self.run_id = run_id
+        self.run_dir = run_dir
+        self.clock = clock
+        self.timeline = timeline
+        self.time_scale = time_scale
+        self.urls = urls
+        self.services = services
+        self.proxies = proxies
+        self.sinks = sinks
+        self.rule_files = rule_files
+        self._stopped = False
+        self._stop_lock = threading.Lock()
+        self._previous_sigterm: Any = None
+
+    # -- contract C -------------------------------------------------------------------------------
+    def process(self, name: str) -> ProcessControl:
+        if name not in self.services:
+            raise HarnessError(f"unknown service {name!r}", hint=f"known services: {', '.join(sorted(self.services))}")
+        return self._backend.process(name)
+
+    def postgres_dsn(self, role: str = "primary", via_proxy: bool = False) -> str:
+        if role not in ("primary", "replica"):
+            raise HarnessError(f"unknown postgres role {role!r}", hint="use 'primary' or 'replica'")
+        return self._backend.postgres_dsn(role, via_proxy)
+
+    def redis_url(self, via_proxy: bool = False) -> str:
+        return self._backend.redis_url(via_proxy)
+
+    def reload_rules(self, paths: Sequence[Path]) -> list[Path]:
+        self.rule_files = self._backend.reload_rules([Path(p) for p in paths])
+        return self.rule_files
+
+    def stop(self) -> None:
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        try:
+            self._backend.teardown()
+        finally:
+            self._restore_sigterm()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            self.stop()
+        except Exception as teardown_error:
+            if exc is None:
+                raise
+            # Never hide the error that ended the run behind a teardown problem.
+            exc.add_note(f"also, teardown failed: {teardown_error}")
+            log.error("teardown after an error also failed: %s", teardown_error)
+
+    # -- SIGTERM becomes an orderly unwind --------------------------------------------------------
+    def install_sigterm_handler(self) -> None:
+        """Turn SIGTERM into SystemExit so ``with`` blocks and finally clauses tear the stack down.
+
+        Only when SIGTERM still has its default action and we are on the main thread: an application
+        that set its own handler keeps it."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+
+        def on_sigterm(signum: int, frame: FrameType | None) -> None:
+            raise SystemExit(128 + signum)
+
+        self._previous_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
+
+    def _restore_sigterm(self) -> None:
+        if self._previous_sigterm is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
+
+    def describe(self) -> str:
+        lines = [f"run {self.run_id} (time scale {self.time_scale:g}, run dir {self.run_dir})"]
+        for name, info in self.services.items():
+            where = info.address or "-"
+            extra = f"  pid {info.pid}" if info.pid else ""
+            if info.status == "unavailable":
+                extra = f"  ({info.reason})"
+            lines.append(f"  {name:<26} {info.status:<12} {where}{extra}")
+        for name, (listen, upstream) in self.proxies.items():
+            lines.append(f"  proxy {name:<20} {listen} -> {upstream}")
+        return "\n".join(lines)

@@ -1,0 +1,158 @@
+"""Prometheus: a generated prometheus.yml scraping every service, rules rewritten for the time scale."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from harness.durations import format_duration
+from harness.errors import HarnessError
+from harness.stack.core.binaries import find_binary
+from harness.stack.core.process import ManagedProcess, tail
+from harness.stack.core.readiness import HttpReady, backoff_delays
+from harness.stack.services.plan import LocalPlan
+
+log = logging.getLogger("harness.stack")
+
+
+@dataclass(frozen=True)
+class Target:
+    job: str
+    address: str
+    labels: tuple[tuple[str, str], ...] = ()
+    path: str = "/metrics"
+
+
+def targets_for(plan: LocalPlan) -> list[Target]:
+    """Every scrape target of the local stack. Instance labels match what the seeds' rules select on
+    (e.g. pg_up{instance="postgres-primary"})."""
+    p = plan.ports
+    out = [
+        Target("prometheus", f"127.0.0.1:{p['prometheus']}"),
+        Target("alertmanager", f"127.0.0.1:{p['alertmanager']}"),
+        Target("postgres", f"127.0.0.1:{p['postgres_exporter_primary']}",
+               (("instance", "postgres-primary"), ("role", "primary"))),
+        Target("postgres", f"127.0.0.1:{p['postgres_exporter_replica']}",
+               (("instance", "postgres-replica"), ("role", "replica"))),
+        Target("redis", f"127.0.0.1:{p['redis_exporter']}", (("instance", "redis"),)),
+        Target("node", f"127.0.0.1:{p['node_exporter']}", (("instance", "node"),)),
+    ]
+    if plan.api_available:
+        out.append(Target("api", f"127.0.0.1:{p['api']}", (("instance", "api"),)))
+    if plan.backup_available:
+        out.append(Target("backup", f"127.0.0.1:{p['backup']}", (("instance", "backup"),)))
+    if plan.toxiproxy_metrics:
+        out.append(Target("toxiproxy", f"127.0.0.1:{p['toxiproxy']}", (("instance", "toxiproxy"),)))
+    return out
+
+
+def render_config(targets: Sequence[Target], *, time_scale: float, alertmanager: str, rule_glob: str) -> str:
+    scrape = 15.0 / time_scale
+    evaluation = 30.0 / time_scale
+    jobs: dict[str, list[dict[str, object]]] = {}
+    for t in targets:
+        jobs.setdefault(t.job, []).append({"targets": [t.address], "labels": dict(t.labels)} if t.labels
+                                          else {"targets": [t.address]})
+    config = {
+        "global": {
+            "scrape_interval": format_duration(scrape),
+            "scrape_timeout": format_duration(min(scrape, 10.0)),
+            "evaluation_interval": format_duration(evaluation),
+            "external_labels": {"harness": "local"},
+        },
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
+        "rule_files": [rule_glob],
+        "scrape_configs": [{"job_name": job, "static_configs": configs} for job, configs in jobs.items()],
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def default_rule_files(rules_dir: Path) -> list[Path]:
+    return sorted(p for p in rules_dir.glob("*.y*ml") if p.is_file())
+
+
+def prepare_rules(paths: Sequence[Path], out_dir: Path, time_scale: float, scrape_interval_s: float) -> list[Path]:
+    """Rewrite each rule file for the time scale into ``out_dir`` (replacing what was there)."""
+    for p in paths:
+        if not p.is_file():
+            raise HarnessError(f"rule file {p} does not exist", hint="pass existing files with --rules")
+    rewrite = None
+    if importlib.util.find_spec("harness.rules.timescale") is not None:
+        from harness.rules.timescale import rewrite_rules
+
+        rewrite = rewrite_rules
+    else:
+        log.warning("harness.rules.timescale is not available: rule files are loaded as written, "
+                    "without time-scale rewriting")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    written = []
+    for i, src in enumerate(paths):
+        text = src.read_text()
+        if rewrite is not None:
+            text = rewrite(text, time_scale, scrape_interval_s=scrape_interval_s, source=str(src))
+        dest = out_dir / f"{i:02d}-{src.stem}.yml"
+        dest.write_text(text)
+        written.append(dest)
+    return written
+
+
+def start(plan: LocalPlan) -> ManagedProcess:
+    port = plan.ports["prometheus"]
+    home = plan.run_dir / "prometheus"
+    (home / "data").mkdir(parents=True, exist_ok=True)
+    config = home / "prometheus.yml"
+    config.write_text(render_config(targets_for(plan), time_scale=plan.time_scale,
+                                    alertmanager=f"127.0.0.1:{plan.ports['alertmanager']}",
+                                    rule_glob=str(home / "rules" / "*.yml")))
+    argv = [find_binary("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={home / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle", "--web.enable-admin-api",
+            "--storage.tsdb.retention.time=1d"]
+    proc = plan.register(ManagedProcess("prometheus", argv, plan.ctx, port=port, timeout=plan.timeout,
+                                        ready=HttpReady(plan.url("prometheus", "/-/ready")),
+                                        hint="a rule file Prometheus cannot parse stops it at start: see "
+                                        "the log above (the rewritten rules are in the run dir)"))
+    proc.start()
+    return proc
+
+
+def reload(url: str, log_path: Path | None = None) -> None:
+    resp = requests.post(f"{url}/-/reload", timeout=10)
+    if resp.status_code != 200:
+        raise HarnessError(f"Prometheus refused the reload ({resp.status_code}): {resp.text.strip()[:500]}",
+                           detail=f"last lines of {log_path}:\n{tail(log_path)}" if log_path else "",
+                           hint="the previous rules stay loaded; fix the rule file and reload again")
+
+
+def wait_targets_up(url: str, expected: int, timeout: float) -> list[dict[str, Any]]:
+    """Until every expected target has been scraped successfully; "too slow" lists the ones still down."""
+    deadline = time.monotonic() + timeout
+    delay = backoff_delays()
+    targets: list[dict[str, Any]] = []
+    while True:
+        try:
+            targets = requests.get(f"{url}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+        except (requests.RequestException, ValueError, KeyError):
+            targets = []
+        if len(targets) >= expected and all(t.get("health") == "up" for t in targets):
+            return targets
+        if time.monotonic() >= deadline:
+            down = [f"{t.get('labels', {}).get('job')}/{t.get('scrapeUrl')}: {t.get('health')} "
+                    f"{t.get('lastError', '')}" for t in targets if t.get("health") != "up"]
+            raise HarnessError(
+                f"Prometheus targets not all up after {timeout:.1f} s ({len(targets)} of {expected} known)",
+                detail="\n".join(f"  {d}" for d in down),
+                hint="the service behind a down target is running but its /metrics fails; see its log "
+                "in the run dir",
+            )
+        time.sleep(delay())
