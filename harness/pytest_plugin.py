@@ -37,7 +37,7 @@ class HarnessSession:
     """Lazily starts one stack for the whole pytest session and collects results for the report."""
 
     def __init__(self, config: pytest.Config) -> None:
-        from harness.config import STACK_DIR, resolve_config
+        from harness.config import resolve_config
 
         self.pytest_config = config
         self.cfg = resolve_config({"backend": config.getoption("--backend"),
@@ -49,8 +49,9 @@ class HarnessSession:
             from harness.scenario.suite import reference_rule_files
 
             self.rule_files = reference_rule_files()
-        self.am_config = Path(config.getoption("--alertmanager-config")
-                              or STACK_DIR / "alertmanager" / "alertmanager.yml")
+        from harness.scenario.suite import REFERENCE_ALERTMANAGER
+
+        self.am_config = Path(config.getoption("--alertmanager-config") or REFERENCE_ALERTMANAGER)
         self._catalog: Any = None
         self.stack: Any = None
         self.runner: Any = None
@@ -174,7 +175,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if path is not None:
         tr = session.config.pluginmanager.get_plugin("terminalreporter")
         if tr is not None:
-            tr.write_line(f"harness report: {path / 'index.html'}")
+            tr.write_line(f"harness report: {path}")
 
 
 class ScenarioFile(pytest.File):

@@ -10,11 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.config import REPO_ROOT, STACK_DIR, Config, resolve_config
+from harness.config import REPO_ROOT, Config, resolve_config
 from harness.errors import HarnessError
 from harness.scenario.findings import audit_findings, finding_keys
 from harness.scenario.result import ScenarioResult
 from harness.scenario.suite import (
+    REFERENCE_ALERTMANAGER,
+    SEED_ALERTMANAGER,
     Plan,
     SuiteResult,
     plan_run,
@@ -23,7 +25,6 @@ from harness.scenario.suite import (
     seed_rule_files,
 )
 
-DEFAULT_AM = STACK_DIR / "alertmanager" / "alertmanager.yml"
 DEFAULT_SCENARIOS = REPO_ROOT / "scenarios"
 
 
@@ -63,8 +64,8 @@ def print_summary(out: SuiteResult, plan: Plan) -> None:
     passed = sum(r.passed for r in out.results)
     print(f"\n{passed}/{len(out.results)} scenarios passed"
           + (" (interrupted)" if out.interrupted else "") + (f"; error: {out.error}" if out.error else ""))
-    if out.report_dir:
-        print(f"report: {out.report_dir / 'index.html'}")
+    if out.report_path:
+        print(f"report: {out.report_path}")
 
 
 def main_verify(argv: list[str]) -> int:
@@ -72,7 +73,7 @@ def main_verify(argv: list[str]) -> int:
                    "config; exit non-zero on any failure.").parse_args(argv)
     cfg = _config(args)
     rules = args.rules or [str(p) for p in reference_rule_files()]
-    plan = plan_run(args.scenarios, rules, args.alertmanager_config or DEFAULT_AM)
+    plan = plan_run(args.scenarios, rules, args.alertmanager_config or REFERENCE_ALERTMANAGER)
     out = run_plan(plan, cfg, kind="verify", on_result=_progress)
     print_summary(out, plan)
     return 0 if out.ok else 1
@@ -86,7 +87,7 @@ def main_audit(argv: list[str]) -> int:
     args = p.parse_args(argv)
     cfg = _config(args)
     rules = args.rules or [str(x) for x in seed_rule_files()]
-    plan = plan_run(args.scenarios, rules, args.alertmanager_config or DEFAULT_AM)
+    plan = plan_run(args.scenarios, rules, args.alertmanager_config or SEED_ALERTMANAGER)
     def findings(pl: Plan, results: list[ScenarioResult]) -> list[dict[str, Any]]:
         return audit_findings(pl.catalog, results, _exported(pl.catalog))
 
@@ -127,7 +128,8 @@ def main_drill(argv: list[str]) -> int:
     args = p.parse_args(argv)
     cfg = _config(args)
     rules = args.rules or [str(x) for x in reference_rule_files()]
-    plan = plan_run([args.scenario], rules, args.alertmanager_config or DEFAULT_AM, only_applicable=False)
+    plan = plan_run([args.scenario], rules, args.alertmanager_config or REFERENCE_ALERTMANAGER,
+                    only_applicable=False)
     if not plan.scenarios:
         raise HarnessError(f"{args.scenario} holds no scenario")
     view = DrillView(Path(cfg.reports_dir))

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from harness.config import RULES_DIR, Config
+from harness.config import RULES_DIR, STACK_DIR, Config
 from harness.errors import HarnessError
 from harness.scenario.catalog import Catalog, load_catalog
 from harness.scenario.model import Scenario, load_scenario
@@ -30,6 +30,10 @@ log = logging.getLogger("harness.suite")
 # The seed guides' files as published (the audit runs these), and the corrected reference pack.
 SEED_RULES = ("betting-alerts.yml", "petforce-slo.yml", "petforce-golden-signals.yml")
 REFERENCE_RULES = ("reference.yml",)
+
+
+SEED_ALERTMANAGER = STACK_DIR / "alertmanager" / "alertmanager.yml"
+REFERENCE_ALERTMANAGER = STACK_DIR / "alertmanager" / "reference.yml"
 
 
 def seed_rule_files() -> list[Path]:
@@ -147,7 +151,7 @@ def reset_stack(stack: Any) -> None:
 class SuiteResult:
     run_id: str
     results: list[ScenarioResult] = field(default_factory=list)
-    report_dir: Path | None = None
+    report_path: Path | None = None
     interrupted: bool = False
     error: str | None = None
 
@@ -215,7 +219,7 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
                 report.findings = findings(plan, out.results)
             except Exception as exc:
                 report.notes.append(f"computing findings failed: {exc}")
-        out.report_dir = write_report(report, Path(cfg.reports_dir))
+        out.report_path = write_report(report, Path(cfg.reports_dir))
     return out
 
 

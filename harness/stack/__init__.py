@@ -17,6 +17,22 @@ __all__ = ["ProcessControl", "ServiceInfo", "Stack", "start_stack"]
 def start_stack(cfg: Config, *, rules: Sequence[Path] | None = None, alertmanager_config: Path | None = None,
                 clock: RunClock | None = None, timeline: Timeline | None = None) -> Stack:
     """Start (or attach to) the stack for ``cfg.backend``; returns once every Prometheus target is up."""
+    stack = _start_backend(cfg, rules=rules, alertmanager_config=alertmanager_config, clock=clock, timeline=timeline)
+    try:
+        # Half the (scaled) rule evaluation interval: every pending/firing change is seen.
+        stack.start_recording(EVALUATION_INTERVAL_S / cfg.time_scale / 2)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+# The seed packs evaluate every 30 s (production time).
+EVALUATION_INTERVAL_S = 30.0
+
+
+def _start_backend(cfg: Config, *, rules: Sequence[Path] | None, alertmanager_config: Path | None,
+                   clock: RunClock | None, timeline: Timeline | None) -> Stack:
     if cfg.backend == "local":
         from harness.stack.local import start_local
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +10,8 @@ from typing import Any
 from harness.clock import RunClock
 from harness.config import RULES_DIR, Config
 from harness.errors import HarnessError
+from harness.observe.sinks import NotificationSinks
+from harness.rules.packs import load_rules
 from harness.stack.core.binaries import find_binary
 from harness.stack.core.identity import ensure_traversable, service_identity
 from harness.stack.core.ports import allocate_ports
@@ -125,12 +126,11 @@ def start_local(cfg: Config, *, rules: Sequence[Path] | None, alertmanager_confi
         ensure_traversable(ctx.run_dir, plan.run_as)
         plan.rule_files = prometheus.prepare_rules(rule_sources, ctx.run_dir / "prometheus" / "rules",
                                                    cfg.time_scale, plan.scrape_interval_s())
-        if importlib.util.find_spec("harness.observe.sinks") is not None:
-            from harness.observe.sinks import NotificationSinks
-
-            sinks = NotificationSinks(clock, timeline)
-            backend.sinks = sinks
-            sinks.start()
+        # Alert names let the sinks recognise alerts in free-text payloads (PagerDuty summaries, Slack titles).
+        known = {rule.name for src in rule_sources for rule in load_rules(src).alerts}
+        sinks = NotificationSinks(clock, timeline, known_alerts=known)
+        backend.sinks = sinks
+        sinks.start()
         plan.alertmanager_config = alertmanager.prepare_config(am_source, sinks, cfg.time_scale)
         proxies: dict[str, tuple[str, str]] = {}
 

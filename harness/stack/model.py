@@ -92,6 +92,15 @@ class Stack:
         self._stopped = False
         self._stop_lock = threading.Lock()
         self._previous_sigterm: Any = None
+        self.recorder: Any = None
+
+    def start_recording(self, interval_s: float) -> None:
+        """Record every alert state change (Prometheus) and Alertmanager's view on the run's timeline."""
+        from harness.observe.alerts import AlertRecorder
+
+        if self.recorder is None and "prometheus" in self.urls and "alertmanager" in self.urls:
+            self.recorder = AlertRecorder(self.urls["prometheus"], self.urls["alertmanager"], self.clock,
+                                          self.timeline, interval_s).start()
 
     # -- contract C -------------------------------------------------------------------------------
     def process(self, name: str) -> ProcessControl:
@@ -117,6 +126,8 @@ class Stack:
                 return
             self._stopped = True
         try:
+            if self.recorder is not None:
+                self.recorder.stop()
             self._backend.teardown()
         finally:
             self._restore_sigterm()

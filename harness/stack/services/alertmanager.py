@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
 
+from harness.rules.alertmanager import adapt_alertmanager_config
 from harness.stack.core.binaries import find_binary
 from harness.stack.core.process import ManagedProcess
 from harness.stack.core.readiness import HttpReady
@@ -27,14 +27,11 @@ def prepare_config(source: Path | None, sinks: Any, time_scale: float) -> str:
     if source is None or not source.is_file():
         log.warning("Alertmanager config %s not found: using a config that drops every notification", source)
         return FALLBACK_CONFIG
-    if sinks is None or importlib.util.find_spec("harness.rules.alertmanager") is None:
+    if sinks is None:
         # Loading it as written would send test alerts to the real receivers (or fail on their unset
-        # URLs), so drop notifications instead until the adapter exists.
-        log.warning("harness.rules.alertmanager or the notification sinks are not available: %s is replaced "
-                    "by a config that drops every notification", source)
+        # URLs), so without capture sinks every notification is dropped.
+        log.warning("no notification sinks: %s is replaced by a config that drops every notification", source)
         return FALLBACK_CONFIG
-    from harness.rules.alertmanager import adapt_alertmanager_config
-
     return adapt_alertmanager_config(source.read_text(), sinks=sinks.urls, time_scale=time_scale, source=str(source))
 
 

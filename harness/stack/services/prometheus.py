@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import shutil
 import time
@@ -16,6 +15,7 @@ import yaml
 
 from harness.durations import format_duration
 from harness.errors import HarnessError
+from harness.rules.timescale import rewrite_rules
 from harness.stack.core.binaries import find_binary
 from harness.stack.core.process import ManagedProcess, tail
 from harness.stack.core.readiness import HttpReady, backoff_delays
@@ -85,22 +85,12 @@ def prepare_rules(paths: Sequence[Path], out_dir: Path, time_scale: float, scrap
     for p in paths:
         if not p.is_file():
             raise HarnessError(f"rule file {p} does not exist", hint="pass existing files with --rules")
-    rewrite = None
-    if importlib.util.find_spec("harness.rules.timescale") is not None:
-        from harness.rules.timescale import rewrite_rules
-
-        rewrite = rewrite_rules
-    else:
-        log.warning("harness.rules.timescale is not available: rule files are loaded as written, "
-                    "without time-scale rewriting")
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     written = []
     for i, src in enumerate(paths):
-        text = src.read_text()
-        if rewrite is not None:
-            text = rewrite(text, time_scale, scrape_interval_s=scrape_interval_s, source=str(src))
+        text = rewrite_rules(src.read_text(), time_scale, scrape_interval_s=scrape_interval_s, source=str(src))
         dest = out_dir / f"{i:02d}-{src.stem}.yml"
         dest.write_text(text)
         written.append(dest)
