@@ -78,5 +78,17 @@ class PrometheusClient:
     def targets(self) -> list[dict[str, Any]]:
         return list(self._get("/api/v1/targets")["activeTargets"])
 
+    def delete_all_series(self) -> None:
+        """Forget every stored sample (TSDB admin API; the stack starts Prometheus with it enabled)."""
+        for path, params in (("/api/v1/admin/tsdb/delete_series", {"match[]": '{__name__=~".+"}'}),
+                             ("/api/v1/admin/tsdb/clean_tombstones", None)):
+            try:
+                resp = self.session.post(f"{self.url}{path}", params=params, timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise HarnessError(f"Prometheus at {self.url} is unreachable: {exc}") from exc
+            if resp.status_code not in (200, 204):
+                raise HarnessError(f"Prometheus refused {path}: {resp.status_code} {resp.text[:200]}",
+                                   hint="a scenario with fresh_history needs --web.enable-admin-api")
+
     def series_exists(self, metric: str) -> bool:
         return bool(self._get("/api/v1/series", {"match[]": metric}))

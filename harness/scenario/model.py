@@ -90,6 +90,9 @@ class Scenario:
     expectations: tuple[Expectation, ...]
     tags: tuple[str, ...] = ()
     warmup: float = 300.0         # production seconds of load before the clock of expectations starts
+    # Start from an empty metrics history (all series deleted through Prometheus's admin API): for rules
+    # whose windows outlast a run (a 30-day error budget) and would carry earlier scenarios' errors.
+    fresh_history: bool = False
 
     def fault(self, fault_id: str | None) -> FaultSpec | None:
         if fault_id is None:
@@ -161,7 +164,8 @@ def parse_scenario(text: str, *, file: str = "<string>", default_name: str = "sc
         raise ValidationError(file, line, "(syntax)", str(getattr(exc, "problem", exc))) from None
     top = Located(file, 1)
     root = _mapping(doc, top, "(document)")
-    _check_keys(root, {"name", "description", "tags", "duration", "warmup", "load", "faults", "expect"}, file, "")
+    _check_keys(root, {"name", "description", "tags", "duration", "warmup", "load", "faults", "expect",
+                      "fresh_history"}, file, "")
 
     def at(node: Any, key: Any) -> Located:
         return Located(file, _line(node, key))
@@ -249,4 +253,5 @@ def parse_scenario(text: str, *, file: str = "<string>", default_name: str = "sc
         faults=tuple(faults),
         expectations=tuple(expectations),
         tags=tuple(str(t) for t in tags),
+        fresh_history=bool(root.get("fresh_history", False)),
     )

@@ -87,6 +87,9 @@ class ScenarioRunner:
         faults = None
         t0 = begin
         try:
+            if scn.fresh_history:
+                self.prom.delete_all_series()
+                timeline.record(clock.now(), MARK, "fresh_history", scenario=scn.name)
             noise = wait_quiet(self.prom, clock, self.opt.quiet_timeout, self.opt.sleep, self.opt.sticky_alerts)
             if noise:
                 timeline.record(clock.now(), MARK, "noise_at_start", scenario=scn.name, alerts=noise)

@@ -27,8 +27,10 @@ from harness.scenario.validate import ValidationContext, validate_scenarios
 
 log = logging.getLogger("harness.suite")
 
-# The seed guides' files as published (the audit runs these), and the corrected reference pack.
-SEED_RULES = ("betting-alerts.yml", "petforce-slo.yml", "petforce-golden-signals.yml")
+# The seed guides' files as published (the audit runs these), and the corrected reference pack. The PetForce
+# golden-signal rules (our transcription of a table, not published rules) are checked statically by
+# `harness check`; their traffic-drop alert would fire between every two scenarios, when load stops.
+SEED_RULES = ("betting-alerts.yml", "petforce-slo.yml")
 REFERENCE_RULES = ("reference.yml",)
 
 
