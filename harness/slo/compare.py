@@ -180,7 +180,7 @@ def compare_window(records: RequestRecords, prom: PrometheusClient, clock: RunCl
     m0, m1 = clock.mono_start + t_start, clock.mono_start + t_end
     at = clock.to_wall(t_end)
     window = max(t_end - t_start, 1e-3)
-    w = f"[{window:.3f}s]"
+    w = f"[{max(1, round(window * 1000))}ms]"  # PromQL durations take no decimals
     recs = records.for_endpoints(list(endpoints))
     inside = recs.between(m0, m1)
     responded = inside.select(inside.status > 0)
