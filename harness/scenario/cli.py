@@ -84,6 +84,8 @@ def main_audit(argv: list[str]) -> int:
                 "as published and report each finding with its evidence.")
     p.add_argument("--expect", metavar="FILE", help="a JSON list of expected finding keys; exit 1 if the "
                    "findings differ (used by CI to check the audit is stable)")
+    p.add_argument("--write-expected", metavar="FILE", help="write this audit's finding keys to FILE (to review "
+                   "and commit as the expected findings)")
     args = p.parse_args(argv)
     cfg = _config(args)
     rules = args.rules or [str(x) for x in seed_rule_files()]
@@ -100,6 +102,9 @@ def main_audit(argv: list[str]) -> int:
               f"    likely cause: {f['likely_cause']}")
     if out.interrupted or out.error:
         return 1
+    if args.write_expected:
+        Path(args.write_expected).write_text(json.dumps(finding_keys(found), indent=2) + "\n")
+        print(f"wrote {len(found)} finding key(s) to {args.write_expected}")
     if args.expect:
         want = json.loads(Path(args.expect).read_text())
         got = finding_keys(found)

@@ -216,12 +216,12 @@ class ScenarioRunner:
             return [Verdict("unsupported", e.subject, UNSUPPORTED, "exercised", str(e.params["reason"]))]
         if e.kind == "fires":
             rule = self.catalog.rule(e.subject)
-            within = tm.real(e.params.get("within", tm.default_fire_within(rule)))
+            within = self._within(e, tm.default_fire_within(rule))
             return [V.fires_within(events, e.subject, since=self._since(scn, e, times, 0), within=within,
                                    labels=labels, min_latency=tm.min_fire(rule))]
         if e.kind == "resolves":
             rule = self.catalog.rule(e.subject)
-            within = tm.real(e.params.get("within", tm.default_resolve_within(rule)))
+            within = self._within(e, tm.default_resolve_within(rule))
             return [V.resolves_within(events, e.subject, since=self._since(scn, e, times, 1), within=within,
                                       labels=labels)]
         if e.kind == "silent":
@@ -231,7 +231,7 @@ class ScenarioRunner:
             return [V.stays_silent(events, n, start=start, end=stop, labels=labels) for n in names]
         if e.kind == "notified":
             rule = self.catalog.rule(e.subject)
-            within = tm.real(e.params.get("within", tm.default_fire_within(rule) + self.catalog.group_wait_s))
+            within = self._within(e, tm.default_fire_within(rule) + self.catalog.group_wait_s)
             return V.notified(events, e.subject, receivers=list(e.params.get("receivers", [])),
                               not_receivers=list(e.params.get("not_receivers", [])),
                               since=self._since(scn, e, times, 0), within=within, until=end,
@@ -249,6 +249,12 @@ class ScenarioRunner:
         if e.kind == "slo":
             return self._slo_verdicts(scn, e, records_path, t0, end)
         raise RuntimeError(f"unknown expectation kind {e.kind}")
+
+    def _within(self, e: Expectation, default_production_s: float) -> float:
+        """Real seconds allowed: the scenario's own bound, or the default plus the incompressible slack."""
+        if "within" in e.params:
+            return self.timing.real(float(e.params["within"]))
+        return self.timing.real(default_production_s) + self.timing.real_slack_s
 
     def _latencies(self, records_path: Path, endpoint: str, t0: float, end: float) -> np.ndarray:
         """Ground-truth latencies (from the intended start) of responses to ``endpoint`` in the window."""

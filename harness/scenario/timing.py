@@ -13,11 +13,17 @@ SCRAPE_S = 15.0
 EVAL_S = 30.0
 
 
+# Real seconds that do not compress: a crashed service restarting, exporters and pools reconnecting, the
+# alert recorder's polling. Added to default bounds (never to bounds a scenario states).
+REAL_SLACK_S = 1.0
+
+
 @dataclass(frozen=True)
 class Timing:
     scale: float
     scrape_s: float = SCRAPE_S
     eval_s: float = EVAL_S
+    real_slack_s: float = REAL_SLACK_S
 
     def real(self, production_s: float) -> float:
         return production_s / self.scale
