@@ -76,8 +76,13 @@ def render_config(targets: Sequence[Target], *, time_scale: float, alertmanager:
     return yaml.safe_dump(config, sort_keys=False)
 
 
+# Loaded when no rule files are given: the corrected betting pack and the PetForce SLO pack (the seed
+# betting pack is not loaded beside the reference one: both define the same alert names).
+DEFAULT_PACKS = ("reference.yml", "petforce-slo.yml")
+
+
 def default_rule_files(rules_dir: Path) -> list[Path]:
-    return sorted(p for p in rules_dir.glob("*.y*ml") if p.is_file())
+    return [rules_dir / name for name in DEFAULT_PACKS if (rules_dir / name).is_file()]
 
 
 def prepare_rules(paths: Sequence[Path], out_dir: Path, time_scale: float, scrape_interval_s: float) -> list[Path]:
