@@ -40,6 +40,8 @@ class Catalog:
     group_wait_s: float = 30.0        # Alertmanager's route-level group_wait (production seconds)
     rule_files: tuple[str, ...] = ()
     records: frozenset[str] = field(default_factory=frozenset)
+    record_exprs: Mapping[str, str] = field(default_factory=dict)
+    receiver_configs: tuple[Mapping[str, Any], ...] = ()
 
     def rule(self, name: str) -> AlertRule:
         try:
@@ -57,7 +59,7 @@ def _load_yaml(path: Path) -> Any:
 
 def load_catalog(rule_files: Iterable[str | Path], alertmanager_config: str | Path | None = None) -> Catalog:
     alerts: dict[str, AlertRule] = {}
-    records: set[str] = set()
+    records: dict[str, str] = {}
     files = [str(p) for p in rule_files]
     for f in files:
         doc = _load_yaml(Path(f)) or {}
@@ -65,7 +67,7 @@ def load_catalog(rule_files: Iterable[str | Path], alertmanager_config: str | Pa
             interval = group.get("interval")
             for rule in group.get("rules", []) or []:
                 if "record" in rule:
-                    records.add(str(rule["record"]))
+                    records[str(rule["record"])] = str(rule.get("expr", ""))
                     continue
                 name = str(rule.get("alert"))
                 alerts.setdefault(name, AlertRule(
@@ -74,10 +76,12 @@ def load_catalog(rule_files: Iterable[str | Path], alertmanager_config: str | Pa
                     group=str(group.get("name", "")),
                     interval_s=parse_duration(interval) if interval else None, file=f))
     receivers: frozenset[str] = frozenset()
+    receiver_configs: tuple[Mapping[str, Any], ...] = ()
     group_wait = 30.0
     if alertmanager_config is not None:
         am = _load_yaml(Path(alertmanager_config)) or {}
-        receivers = frozenset(str(r.get("name")) for r in am.get("receivers", []) or [])
+        receiver_configs = tuple(am.get("receivers", []) or [])
+        receivers = frozenset(str(r.get("name")) for r in receiver_configs)
         group_wait = parse_duration((am.get("route") or {}).get("group_wait", "30s"))
     return Catalog(alerts=alerts, receivers=receivers, group_wait_s=group_wait, rule_files=tuple(files),
-                   records=frozenset(records))
+                   records=frozenset(records), record_exprs=records, receiver_configs=receiver_configs)

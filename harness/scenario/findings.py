@@ -5,7 +5,7 @@ the same findings, in the same order."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from harness.rules.metrics import metric_names
@@ -15,9 +15,18 @@ from harness.scenario.result import FAIL, ScenarioResult
 _RATE_SEL = re.compile(r"rate\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{([^}]*)\})?\s*\[")
 
 
-def lint_rule(rule: AlertRule, is_exported: Callable[[str], bool] | None = None) -> list[str]:
-    """Suspected problems in a rule's expression, most specific first."""
-    expr = rule.expr
+def _expand(expr: str, records: Mapping[str, str], depth: int = 3) -> str:
+    """The expression with the expressions of the recording rules it reads appended (they are part of it)."""
+    if depth == 0:
+        return expr
+    used = [name for name in records if re.search(rf"(?<![\w:]){re.escape(name)}(?![\w:])", expr)]
+    return " \n".join([expr] + [_expand(records[n], records, depth - 1) for n in used])
+
+
+def lint_rule(rule: AlertRule, is_exported: Callable[[str], bool] | None = None,
+              records: Mapping[str, str] | None = None) -> list[str]:
+    """Suspected problems in a rule's expression (and the recording rules it reads), most specific first."""
+    expr = _expand(rule.expr, records or {})
     causes: list[str] = []
     if is_exported is not None:
         for name in dict.fromkeys(metric_names(expr)):
@@ -40,15 +49,21 @@ def lint_rule(rule: AlertRule, is_exported: Callable[[str], bool] | None = None)
         if len(ms) >= 2 and ms[0] != ms[1]:
             causes.append(f"`{ms[0]}` / `{ms[1]}` without on()/ignoring(): the two sides carry different labels, "
                           "so vector matching finds no pairs and the expression returns nothing")
-    for m in re.finditer(r'instance\s*=\s*"([^"]+)"', expr):
-        if ":" not in m.group(1):
-            causes.append(f'selector instance="{m.group(1)}" matches no target: Prometheus sets `instance` to '
-                          "host:port unless relabelled, and this pack ships no relabelling")
+    for m in re.finditer(r"\b(pg_up|redis_up)\b", expr):
+        if not re.search(r"\bup\s*(\{|==)", expr):
+            causes.append(f"relies on `{m.group(1)}` alone, which has no sample at all when the exporter cannot be "
+                          "scraped (exporter down, or its scrape timing out while the database is unreachable); "
+                          "`up{job=...} == 0` covers that case")
+            break
     if re.search(r'status\s*=\s*"200"', expr):
         causes.append('success is counted as status="200" only: 201 Created (bet placement) and other 2xx '
                       "are counted as failures")
     if re.search(r'state\s*=\s*"active"', expr) and "connections" in (rule.name.lower() + expr):
         causes.append('counts only state="active" connections: idle connections that hold slots are missed')
+    if "avg_over_time" in expr and re.search(r"avg_over_time\(\s*[a-z_]*:[a-z_:]*ratio", expr):
+        causes.append("averages a ratio recording rule over a long window: the ratio is NaN (0/0) whenever there is "
+                      "no traffic, and a single NaN sample makes avg_over_time NaN for the whole window, so after any "
+                      "idle period the error budget is blind (neither alert can fire) until the NaN leaves the window")
     if "time()" in expr:
         causes.append("compares against time(): its threshold is in wall-clock seconds and is not compressed")
     if "histogram_quantile" in expr and "query_duration_seconds" in expr and "query_name" not in expr:
@@ -71,9 +86,10 @@ def audit_findings(catalog: Catalog, results: list[ScenarioResult],
             if not alert and v.check in ("notified", "not_notified"):
                 alert = str(v.expected.split(" ", 1)[0])
             rule = catalog.alerts.get(alert)
-            causes = lint_rule(rule, is_exported) if rule is not None else []
+            causes = receiver_causes(catalog, v.subject) if v.check == "notified" else []
+            causes += lint_rule(rule, is_exported, catalog.record_exprs) if rule is not None and not causes else []
             findings.append({
-                "scenario": res.name, "alert": alert, "check": v.check,
+                "scenario": res.name, "alert": alert, "check": v.check, "subject": v.subject,
                 "expectation": v.expected, "happened": v.observed,
                 "likely_cause": "; ".join(causes) if causes else "no static problem found in the rule; see the "
                                                                  "evidence",
@@ -82,6 +98,24 @@ def audit_findings(catalog: Catalog, results: list[ScenarioResult],
     return findings
 
 
+def receiver_causes(catalog: Catalog, receiver: str) -> list[str]:
+    """Problems in the Alertmanager config of one receiver (when an alert fired but never reached it)."""
+    for recv in catalog.receiver_configs:
+        if recv.get("name") != receiver:
+            continue
+        for pd in recv.get("pagerduty_configs") or []:
+            if "service_key" in pd and "routing_key" not in pd:
+                return [f"receiver {receiver} uses `service_key`, which makes Alertmanager send Events API v1 to "
+                        "PagerDuty's fixed v1 address: the configured v2 `pagerduty_url` is never used "
+                        "(use `routing_key` for Events API v2)"]
+    return []
+
+
 def finding_keys(findings: list[dict[str, Any]]) -> list[str]:
-    """A stable identity per finding (scenario, check, subject), to compare audits across runs."""
-    return sorted(f"{f['scenario']}: {f.get('check', 'run')} {f.get('alert', '')}".strip() for f in findings)
+    """A stable identity per finding (scenario, check, alert and receiver), to compare audits across runs."""
+    keys = []
+    for f in findings:
+        subject = f.get("subject", "")
+        tail = f" -> {subject}" if subject and subject != f.get("alert") else ""
+        keys.append(f"{f['scenario']}: {f.get('check', 'run')} {f.get('alert', '')}{tail}".strip())
+    return sorted(keys)
