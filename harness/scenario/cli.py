@@ -207,6 +207,7 @@ def render_drill(events: list[Any], now: float, records_dir: Path, clock: Any) -
     table.add_row("load", f"{rps:.0f} req/s, errors {err:.1%}, p95 {p95:.1f} ms")
     table.add_row("faults", ", ".join(active_faults) or "none")
     table.add_row("alerts", ", ".join(f"{k}={v}" for k, v in sorted(states.items()) if v != "inactive") or "quiet")
-    table.add_row("notifications", "\n".join(f"{e.t:6.1f}s {e.name}: {e.data.get('status', '')}" for e in notes)
-                  or "none")
+    table.add_row("notifications", "\n".join(
+        f"{e.t:6.1f}s {e.name}: {e.data.get('status', '')} "
+        + ", ".join(str(a.get("alertname", "?")) for a in e.data.get("alerts") or []) for e in notes) or "none")
     return table
