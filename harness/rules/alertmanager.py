@@ -19,16 +19,15 @@ timer is never below 1ms.
 from __future__ import annotations
 
 import io
-from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from harness.errors import ValidationError
 from harness.observe.sinks import SinkUrls
 from harness.rules.timescale import scale_duration
+from harness.yamlio import key_line, round_trip_yaml
 
 # Alertmanager's built-in defaults (config.go, 0.25).
 ROOT_TIMER_DEFAULTS = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
@@ -45,24 +44,13 @@ _GLOBAL_OTHER_URLS = ("opsgenie_api_url", "victorops_api_url", "wechat_api_url",
                       "telegram_api_url")
 
 
-def _yaml() -> YAML:
-    y = YAML(typ="rt")
-    y.preserve_quotes = True
-    y.width = 4096
-    y.indent(mapping=2, sequence=4, offset=2)
-    return y
 
 
-def _line(node: Any, key: str | None = None) -> int | None:
-    try:
-        return int(node.lc.key(key)[0] if key is not None else node.lc.line) + 1
-    except (AttributeError, KeyError, TypeError):
-        return None
 
 
 def load_am_yaml(text: str, source: str) -> CommentedMap:
     try:
-        doc = _yaml().load(text)
+        doc = round_trip_yaml().load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ValidationError(source, mark.line + 1 if mark is not None else None, "yaml",
@@ -77,7 +65,7 @@ def _scale_timer(node: CommentedMap, key: str, scale: float, source: str, where:
     try:
         node[key] = scale_duration(str(node[key]), scale)
     except ValueError as exc:
-        raise ValidationError(source, _line(node, key), f"{where}.{key}", f"{node[key]!r} is not a duration",
+        raise ValidationError(source, key_line(node, key), f"{where}.{key}", f"{node[key]!r} is not a duration",
                               hint="use e.g. 30s, 5m, 4h") from exc
 
 
@@ -127,7 +115,7 @@ def adapt_alertmanager_config(text: str, *, sinks: SinkUrls, time_scale: float, 
     sinks.email_receivers.clear()
     for ri, recv in enumerate(doc.get("receivers") or []):
         if not isinstance(recv, CommentedMap) or "name" not in recv:
-            raise ValidationError(source, _line(doc.get("receivers")), f"receivers[{ri}]",
+            raise ValidationError(source, key_line(doc.get("receivers")), f"receivers[{ri}]",
                                   "each receiver needs a name")
         name = str(recv["name"])
         seg = quote(name, safe="")
@@ -167,5 +155,5 @@ def adapt_alertmanager_config(text: str, *, sinks: SinkUrls, time_scale: float, 
         if not has_from:
             glob["smtp_from"] = PLACEHOLDER_FROM
     buf = io.StringIO()
-    _yaml().dump(doc, buf)
+    round_trip_yaml().dump(doc, buf)
     return buf.getvalue()

@@ -32,13 +32,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
 from harness.durations import format_duration, parse_duration
 from harness.errors import ValidationError
+from harness.yamlio import key_line, round_trip_yaml
 
 MIN_SCRAPES_PER_WINDOW = 4
 
@@ -220,22 +220,8 @@ def scale_expr(expr: str, scale: float) -> tuple[str, list[Window]]:
     return "".join(out), windows
 
 
-def _yaml() -> YAML:
-    y = YAML(typ="rt")
-    y.preserve_quotes = True
-    y.width = 4096
-    # The layout most rule files (and both seeds) use, so a rewritten file diffs cleanly against its source.
-    y.indent(mapping=2, sequence=4, offset=2)
-    return y
 
 
-def _line(node: Any, key: str | None = None) -> int | None:
-    try:
-        if key is not None:
-            return int(node.lc.key(key)[0]) + 1
-        return int(node.lc.line) + 1
-    except (AttributeError, KeyError, TypeError):
-        return None
 
 
 def _same_style(original: Any, new: str) -> Any:
@@ -248,7 +234,7 @@ def _same_style(original: Any, new: str) -> Any:
 
 def load_rule_yaml(text: str, source: str) -> CommentedMap:
     try:
-        doc = _yaml().load(text)
+        doc = round_trip_yaml().load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -281,22 +267,22 @@ def rewrite_rules(text: str, scale: float, *, scrape_interval_s: float, source: 
 
     for gi, group in enumerate(doc["groups"]):
         if not isinstance(group, CommentedMap):
-            raise ValidationError(source, _line(doc["groups"]), f"groups[{gi}]", "a group must be a mapping")
+            raise ValidationError(source, key_line(doc["groups"]), f"groups[{gi}]", "a group must be a mapping")
         if "interval" in group:
-            group["interval"] = _scaled_field(group["interval"], scale, source, _line(group, "interval"),
+            group["interval"] = _scaled_field(group["interval"], scale, source, key_line(group, "interval"),
                                               f"group {group.get('name')!r}: interval")
         rules = group.get("rules") or []
         for rule in rules:
             if not isinstance(rule, CommentedMap):
-                raise ValidationError(source, _line(rules), "rules", "each rule must be a mapping")
+                raise ValidationError(source, key_line(rules), "rules", "each rule must be a mapping")
             name = _rule_name(rule)
             for key in ("for", "keep_firing_for"):
                 if key in rule:
-                    rule[key] = _scaled_field(rule[key], scale, source, _line(rule, key), f"rule {name!r}: {key}")
+                    rule[key] = _scaled_field(rule[key], scale, source, key_line(rule, key), f"rule {name!r}: {key}")
             if "expr" not in rule:
                 continue
             raw = rule["expr"]
-            expr_line = _line(rule, "expr")
+            expr_line = key_line(rule, "expr")
             try:
                 new_expr, windows = scale_expr(str(raw), scale)
             except PromQLSyntaxError as exc:
@@ -325,7 +311,7 @@ def rewrite_rules(text: str, scale: float, *, scrape_interval_s: float, source: 
             hint=f"run with --time-scale {_floor_scale(largest)} or lower, or shorten the scrape interval",
         )
     buf = io.StringIO()
-    _yaml().dump(doc, buf)
+    round_trip_yaml().dump(doc, buf)
     return buf.getvalue()
 
 
