@@ -177,23 +177,32 @@ def inhibited(events: Sequence[Event], alert: str, *, by: str, start: float, end
     AM_STATE events carry ``data = {"state": "active"|"suppressed", "labels": {...}, "inhibited_by": [...]}``.
     """
     expected = f"{alert}{_labels_text(labels)} inhibited while {by}{_labels_text(by_labels)} fires"
-    am = [e for e in events if e.kind == AM_STATE and start <= e.t <= end]
-    source_active = [e.t for e in am if e.name == by and e.data.get("state") == "active"
-                     and _matches(e.data.get("labels") or {}, by_labels)]
-    if not source_active:
+    am = sorted((e for e in events if e.kind == AM_STATE and start <= e.t <= end), key=lambda e: e.t)
+    source = [e for e in am if e.name == by and _matches(e.data.get("labels") or {}, by_labels)]
+    # The inhibitor's active spans in Alertmanager (until its next state change, or the window's end).
+    spans = [(e.t, next((n.t for n in source[i + 1:] if n.data.get("state") != "active"), end))
+             for i, e in enumerate(source) if e.data.get("state") == "active"
+             and (i == 0 or source[i - 1].data.get("state") != "active")]
+    if not spans:
         return Verdict("inhibited", alert, FAIL, expected, f"{by}{_labels_text(by_labels)} never active in "
                        "Alertmanager", window=(start, end))
+
+    def during(t: float) -> bool:
+        return any(a <= t <= b for a, b in spans)
+
     mine = [e for e in am if e.name == alert and _matches(e.data.get("labels") or {}, labels)]
     suppressed = [e for e in mine if e.data.get("state") == "suppressed" and e.data.get("inhibited_by")]
-    active = [e for e in mine if e.data.get("state") == "active" and e.t >= source_active[0]]
-    leaked = [first_notification(events, r, alert, start=source_active[0], end=end) for r in receivers]
-    leaked_to = [r for r, ev in zip(receivers, leaked, strict=True) if ev is not None]
+    # Active while the inhibitor is active is the failure; active after it resolved is Alertmanager working.
+    active = [e for e in mine if e.data.get("state") == "active" and during(e.t)]
+    leaked_to = [r for r in receivers
+                 if any(first_notification(events, r, alert, start=a, end=b) is not None for a, b in spans)]
     if suppressed and not leaked_to and not active:
         return Verdict("inhibited", alert, PASS, expected,
-                       f"suppressed from t={suppressed[0].t:.2f}s, no notification", window=(start, end))
+                       f"suppressed from t={suppressed[0].t:.2f}s, no notification while {by} was active",
+                       window=(start, end))
     observed = "never seen in Alertmanager" if not mine else ("never suppressed" if not suppressed else "suppressed")
     if active:
-        observed += f"; active (not inhibited) at t={active[0].t:.2f}s"
+        observed += f"; active (not inhibited) at t={active[0].t:.2f}s while {by} was active"
     if leaked_to:
         observed += f"; notified {', '.join(leaked_to)}"
     return Verdict("inhibited", alert, FAIL, expected, observed, window=(start, end))

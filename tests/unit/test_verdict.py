@@ -96,3 +96,21 @@ def test_inhibited_with_labels():
     only_warning = inhibited(evs[1:], "Pool", by="Pool", labels={"severity": "warning"},
                              by_labels={"severity": "critical"}, start=0, end=30)
     assert only_warning.status == FAIL and "never active" in only_warning.observed
+
+
+def test_inhibited_target_may_go_active_once_the_inhibitor_resolves():
+    crit = {"alertname": "Pool", "severity": "critical"}
+    warn = {"alertname": "Pool", "severity": "warning"}
+    kw = dict(by="Pool", labels={"severity": "warning"}, by_labels={"severity": "critical"}, start=0, end=30,
+              receivers=["slack-warnings"])
+    evs = [Event(10, AM_STATE, "Pool", {"state": "active", "labels": crit}),
+           Event(11, AM_STATE, "Pool", {"state": "suppressed", "labels": warn, "inhibited_by": ["f"]}),
+           Event(20, AM_STATE, "Pool", {"state": "resolved", "labels": crit}),
+           Event(21, AM_STATE, "Pool", {"state": "active", "labels": warn}),
+           note(22, "slack-warnings", "Pool")]
+    assert inhibited(evs, "Pool", **kw).status == PASS
+    during = [*evs[:2], Event(15, AM_STATE, "Pool", {"state": "active", "labels": warn})]
+    v = inhibited(during, "Pool", **kw)
+    assert v.status == FAIL and "while Pool was active" in v.observed
+    leak = [*evs[:2], note(12, "slack-warnings", "Pool")]
+    assert inhibited(leak, "Pool", **kw).status == FAIL
