@@ -13,19 +13,17 @@ from typing import Any, Protocol
 
 from harness.clock import RunClock
 from harness.errors import HarnessError
+from harness.faults.spec import PROXIES, SERVICES
+from harness.faults.target import ProcessHandle
 from harness.timeline import Timeline
 
 log = logging.getLogger("harness.stack")
 
-SERVICE_NAMES = (
-    "postgres_primary", "postgres_replica", "redis", "prometheus", "alertmanager", "api", "toxiproxy",
-    "postgres_exporter_primary", "postgres_exporter_replica", "redis_exporter", "node_exporter", "backup",
-    "grafana",
-)
-PROXY_NAMES = (
-    "pg_primary", "pg_replica", "redis", "replication", "exporter_pg_primary", "exporter_pg_replica",
-    "exporter_redis",
-)
+# The reference stack's service and proxy names, and the process handle every backend returns, are
+# defined once, by the fault layer that acts on them (it never imports the stack).
+SERVICE_NAMES = SERVICES
+PROXY_NAMES = PROXIES
+ProcessControl = ProcessHandle
 
 
 @dataclass
@@ -42,22 +40,6 @@ class ServiceInfo:
     @property
     def address(self) -> str:
         return self.url or (f"{self.host}:{self.port}" if self.port else "")
-
-
-class ProcessControl(Protocol):
-    @property
-    def pid(self) -> int | None: ...
-
-    @property
-    def running(self) -> bool: ...
-
-    def signal(self, sig: int) -> None: ...
-
-    def stop(self, timeout: float = 10.0) -> None: ...
-
-    def kill(self) -> None: ...
-
-    def start(self) -> None: ...
 
 
 class Backend(Protocol):
