@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 setup: os-deps venv
 
 os-deps:
-	@bash stack/install-os-packages.sh chromium
+	@PYTHON=$(PYTHON) bash stack/install-os-packages.sh chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

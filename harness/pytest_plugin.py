@@ -72,8 +72,8 @@ class HarnessSession:
     def ensure_stack(self) -> Any:
         if self.stack is None:
             from harness.clock import RunClock
-            from harness.scenario.runner import RunOptions, ScenarioRunner
-            from harness.scenario.suite import new_run_id
+            from harness.scenario.runner import ScenarioRunner
+            from harness.scenario.suite import new_run_id, run_options
             from harness.stack import start_stack
             from harness.timeline import Timeline
 
@@ -85,7 +85,7 @@ class HarnessSession:
             self.stack = start_stack(self.cfg, rules=self.rule_files, alertmanager_config=self.am_config,
                                      clock=self.clock, timeline=self.timeline)
             self.runner = ScenarioRunner(self.stack, self.catalog,
-                                         RunOptions(self.cfg.time_scale, self.run_dir / "records"))
+                                         run_options(self.catalog, self.cfg.time_scale, self.run_dir / "records"))
         return self.stack
 
     def reset(self) -> None:

@@ -20,6 +20,8 @@ for item in "${wanted[@]}"; do
   if [ "$bin" = "$item" ]; then dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); continue; fi
   [ -x "$bin" ] || missing+=("$pkg")
 done
+# Debian's own python3 needs python3-venv before `python3 -m venv` works (a pyenv or python.org build has it).
+${PYTHON:-python3} -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -31,5 +33,6 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   $SUDO chmod +x /usr/sbin/policy-rc.d
   trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
 fi
-$SUDO apt-get update -q || true
+# A failed index refresh is not fatal when the packages are in the cached index; the install says if not.
+$SUDO apt-get update -q || echo "warning: apt-get update failed; trying the install with the cached index" >&2
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -5,36 +5,14 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
 from harness.faults.fault import Fault
 from harness.faults.target import FaultTarget, ProcessHandle
+from harness.proctree import descendants
 
 GroupSignaller = Callable[[ProcessHandle, int], None]
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid``, from /proc (children before grandchildren)."""
-    parent_of: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name (field 2) may contain spaces and parentheses: split after its closing ')'.
-        fields = stat[stat.rfind(")") + 2:].split()
-        parent_of[int(entry.name)] = int(fields[1])
-    found: list[int] = []
-    frontier = [pid]
-    while frontier:
-        nxt = [child for child, parent in parent_of.items() if parent in frontier]
-        found.extend(nxt)
-        frontier = nxt
-    return found
 
 
 def signal_process_group(handle: ProcessHandle, sig: int) -> None:
@@ -53,7 +31,7 @@ def signal_process_group(handle: ProcessHandle, sig: int) -> None:
     pid = handle.pid
     if pid is None:
         raise HarnessError("the service has no pid (not running, or a backend without local processes)")
-    tree = _descendants(pid)  # before signalling: a killed parent's children are reparented away
+    tree = descendants(pid)  # before signalling: a killed parent's children are reparented away
     pgid = os.getpgid(pid)
     if pgid == pid and pgid != os.getpgrp():
         os.killpg(pgid, sig)

@@ -139,4 +139,5 @@ def scenario_from_dict(raw: dict[str, Any]) -> ScenarioResult:
                           time_scale=float(raw.get("time_scale") or 1.0),
                           verdicts=[verdict_from_dict(v) for v in raw.get("verdicts") or ()],
                           faults=list(raw.get("faults") or ()), slo=list(raw.get("slo") or ()),
-                          records_file=raw.get("records_file"), error=raw.get("error"))
+                          records_file=raw.get("records_file"), error=raw.get("error"),
+                          notes=[str(n) for n in raw.get("notes") or ()])

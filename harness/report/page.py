@@ -154,6 +154,7 @@ def _scenario_section(i: int, s: ScenarioResult, figure: dict[str, Any], records
     err = f'<div class="callout bad"><b>The run of this scenario failed:</b><pre>{e(s.error)}</pre></div>' \
         if s.error else ""
     note = f'<p class="muted small">{e(records_note)}</p>' if records_note else ""
+    err += "".join(f'<div class="callout warn">{e(n)}</div>' for n in s.notes)
     chart_id = f"chart-{i}"
     return (f'<section class="card scenario" id="{anchor(s.name, i)}">'
             f'<div class="head"><h2>{e(s.name)}</h2>{pill(status)}</div>'

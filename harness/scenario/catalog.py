@@ -43,6 +43,28 @@ class Catalog:
     record_exprs: Mapping[str, str] = field(default_factory=dict)
     receiver_configs: tuple[Mapping[str, Any], ...] = ()
 
+    def effective_window_s(self, name: str) -> float:
+        """Largest range window an alert depends on (production seconds): its own, and those of the recording
+        rules it reads, transitively. An alert on a 30-day budget record is a 30-day alert."""
+        from harness.rules.metrics import metric_names
+
+        seen: set[str] = set()
+        widest = 0.0
+        todo = [self.rule(name).expr]
+        while todo:
+            expr = todo.pop()
+            widest = max(widest, max((parse_duration(m.group(1)) for m in _RANGE.finditer(expr)), default=0.0))
+            for metric in metric_names(expr):
+                if metric in self.record_exprs and metric not in seen:
+                    seen.add(metric)
+                    todo.append(self.record_exprs[metric])
+        return widest
+
+    def sticky_alerts(self, drain_s: float) -> frozenset[str]:
+        """Alerts whose windows outlast ``drain_s`` production seconds: once firing they cannot resolve between
+        two scenarios (a spent 30-day budget stays spent), so the wait for quiet does not wait for them."""
+        return frozenset(n for n in self.alerts if self.effective_window_s(n) > drain_s)
+
     def rule(self, name: str) -> AlertRule:
         try:
             return self.alerts[name]

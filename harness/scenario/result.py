@@ -50,6 +50,7 @@ class ScenarioResult:
     slo: list[dict[str, Any]] = field(default_factory=list)
     records_file: str | None = None  # raw request records for this scenario
     error: str | None = None         # set when the run itself failed (not an expectation)
+    notes: list[str] = field(default_factory=list)  # what the reader should know (alerts active at start)
 
     @property
     def passed(self) -> bool:

@@ -93,6 +93,14 @@ class ScenarioRunner:
             noise = wait_quiet(self.prom, clock, self.opt.quiet_timeout, self.opt.sleep, self.opt.sticky_alerts)
             if noise:
                 timeline.record(clock.now(), MARK, "noise_at_start", scenario=scn.name, alerts=noise)
+                result.notes.append(f"still active when the scenario started (did not resolve within "
+                                    f"{self.opt.quiet_timeout:.0f}s): {', '.join(noise)}")
+            carried = sorted({a["labels"].get("alertname", "?") for a in self.prom.alerts()}
+                             & self.opt.sticky_alerts)
+            if carried:
+                timeline.record(clock.now(), MARK, "carried_over", scenario=scn.name, alerts=carried)
+                result.notes.append(f"active from earlier scenarios, not waited for (windows longer than the "
+                                    f"quiet wait): {', '.join(carried)}")
             load = self._start_load(scn, records_path)
             if load is not None:
                 result.records_file = str(records_path)
@@ -124,6 +132,8 @@ class ScenarioRunner:
                 if start is not None:
                     result.faults.append({"id": f.id, "kind": f.kind, "target": f.target, "start": start,
                                           "end": stop if stop is not None else now, "params": dict(f.params)})
+        if result.error is None:
+            self._await_resolutions(scn, timeline, fault_times)
         result.ended = clock.now()
         if result.error is None:
             self._slo_rows = []
@@ -196,6 +206,26 @@ class ScenarioRunner:
             except Exception as exc:
                 out.append(Verdict(e.kind, e.subject, ERROR, "evaluable", f"{type(exc).__name__}: {exc}"))
         return out
+
+    def _await_resolutions(self, scn: Scenario, timeline: Timeline,
+                           fault_times: dict[str, tuple[float, float | None]]) -> None:
+        """Keep observing past the scenario's end while a ``resolves`` expectation is still open: a fault
+        that took long to apply or undo ends late, and its alert may resolve after the load stopped."""
+        clock: RunClock = self.stack.clock
+        for e in scn.expectations:
+            if e.kind != "resolves":
+                continue
+            try:
+                since = self._since(scn, e, fault_times, 1)
+            except RuntimeError:
+                continue  # reported by the verdict itself
+            within = self._within(e, self.timing.default_resolve_within(self.catalog.rule(e.subject)))
+            while clock.now() < since + within:
+                verdict = V.resolves_within(timeline.events(start=since - 1.0), e.subject, since=since,
+                                            within=within, labels=e.params.get("labels"))
+                if verdict.ok:
+                    break
+                self.opt.sleep(0.25)
 
     def _since(self, scn: Scenario, e: Expectation, times: dict[str, tuple[float, float | None]],
                which: int) -> float:

@@ -27,11 +27,11 @@ from harness.scenario.validate import ValidationContext, validate_scenarios
 
 log = logging.getLogger("harness.suite")
 
-# The seed guides' files as published (the audit runs these), and the corrected reference pack. The PetForce
+# The seed guides' files as published (the audit runs these), and the corrected reference packs. The PetForce
 # golden-signal rules (our transcription of a table, not published rules) are checked statically by
 # `harness check`; their traffic-drop alert would fire between every two scenarios, when load stops.
 SEED_RULES = ("betting-alerts.yml", "petforce-slo.yml")
-REFERENCE_RULES = ("reference.yml",)
+REFERENCE_RULES = ("reference.yml", "reference-slo.yml")
 
 
 SEED_ALERTMANAGER = STACK_DIR / "alertmanager" / "alertmanager.yml"
@@ -128,6 +128,16 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def run_options(catalog: Catalog, time_scale: float, records_dir: Path, **kw: Any) -> RunOptions:
+    """Runner options for a suite: alerts whose windows cannot drain within the quiet wait are not waited for."""
+    opt = RunOptions(time_scale, records_dir, **kw)
+    opt.sticky_alerts = catalog.sticky_alerts(opt.quiet_timeout * time_scale)
+    if opt.sticky_alerts:
+        log.info("not waited for between scenarios (windows longer than the quiet wait): %s",
+                 ", ".join(sorted(opt.sticky_alerts)))
+    return opt
+
+
 def new_run_id(kind: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{uuid.uuid4().hex[:6]}"
 
@@ -188,8 +198,8 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
         with sigterm_as_interrupt():
             stack = start_stack(cfg, rules=plan.rule_files, alertmanager_config=plan.alertmanager_config,
                                 clock=clock, timeline=timeline)
-            runner = ScenarioRunner(stack, plan.catalog, RunOptions(cfg.time_scale, records_dir,
-                                                                    load_workers=cfg.load_workers))
+            runner = ScenarioRunner(stack, plan.catalog, run_options(plan.catalog, cfg.time_scale, records_dir,
+                                                                     load_workers=cfg.load_workers))
             if on_start is not None:
                 on_start(stack, records_dir)
             for scn in plan.scenarios:

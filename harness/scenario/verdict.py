@@ -187,15 +187,17 @@ def inhibited(events: Sequence[Event], alert: str, *, by: str, start: float, end
         return Verdict("inhibited", alert, FAIL, expected, f"{by}{_labels_text(by_labels)} never active in "
                        "Alertmanager", window=(start, end))
 
+    # Half-open: the poll that sees the inhibitor resolved may see the target active in the same answer.
     def during(t: float) -> bool:
-        return any(a <= t <= b for a, b in spans)
+        return any(a <= t < b for a, b in spans)
 
     mine = [e for e in am if e.name == alert and _matches(e.data.get("labels") or {}, labels)]
     suppressed = [e for e in mine if e.data.get("state") == "suppressed" and e.data.get("inhibited_by")]
     # Active while the inhibitor is active is the failure; active after it resolved is Alertmanager working.
     active = [e for e in mine if e.data.get("state") == "active" and during(e.t)]
     leaked_to = [r for r in receivers
-                 if any(first_notification(events, r, alert, start=a, end=b) is not None for a, b in spans)]
+                 if any((n := first_notification(events, r, alert, start=a, end=b)) is not None and during(n.t)
+                        for a, b in spans)]
     if suppressed and not leaked_to and not active:
         return Verdict("inhibited", alert, PASS, expected,
                        f"suppressed from t={suppressed[0].t:.2f}s, no notification while {by} was active",

@@ -74,3 +74,39 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 def test_metric_names_skip_functions_labels_and_grouping() -> None:
     expr = 'sum by (job) (rate(a{x="y"}[5m])) / on (job) group_left (z) b > 0 and slo:x:y'
     assert metric_names(expr) == ["a", "b", "slo:x:y"]
+
+
+SEED_PETFORCE = Path("/work/shared/seeds/000_838bd9fe73f0b976.txt")
+
+
+def test_alertmanager_config_is_the_guide_verbatim() -> None:
+    lines = SEED_BETTING.read_text().splitlines(keepends=True)
+    assert (RULES_DIR.parent.parent / "alertmanager" / "alertmanager.yml").read_text() == "".join(lines[409:474])
+
+
+def test_slo_pack_rules_are_the_guide_verbatim() -> None:
+    # The guide prints two documents, each under its own `groups:`; the pack joins them under one.
+    lines = SEED_PETFORCE.read_text().splitlines(keepends=True)
+    first, second = "".join(lines[1027:1051]), "".join(lines[1057:1076])
+    pack = (RULES_DIR / "petforce-slo.yml").read_text()
+    assert first in pack and second in pack
+
+
+def test_reference_slo_pack_keeps_the_alerts_and_records() -> None:
+    seed, ref = load_rules(RULES_DIR / "petforce-slo.yml"), load_rules(RULES_DIR / "reference-slo.yml")
+    assert [(a.name, a.labels, a.for_s, a.expr) for a in ref.alerts] == \
+        [(a.name, a.labels, a.for_s, a.expr) for a in seed.alerts]
+    assert [r.name for r in ref.records] == [r.name for r in seed.records]
+    for rule in ref.rules:
+        for m in metric_names(rule.expr):
+            assert exported_by(m) is not None or m.startswith("slo:"), f"{rule.name}: {m}"
+
+
+def test_budget_alerts_inherit_the_window_of_the_records_they_read() -> None:
+    from harness.scenario.catalog import load_catalog
+
+    cat = load_catalog([RULES_DIR / "reference.yml", RULES_DIR / "reference-slo.yml"])
+    assert cat.effective_window_s("ErrorBudgetExhausted") == 30 * 86400
+    assert cat.effective_window_s("RedisDown") == 0
+    # At scale 120 a 60 s quiet wait drains 2 h of production windows: only the 30-day budget alerts outlast it.
+    assert cat.sticky_alerts(60 * 120) == {"ErrorBudgetExhausted", "ErrorBudgetNearlyExhausted"}

@@ -97,7 +97,9 @@ def _run(active=()):
     opts = RunOptions(time_scale=60, records_dir=Path("/nonexistent"), sleep=clock.sleep, quiet_timeout=5)
     runner = ScenarioRunner(stack, CATALOG, opts,
                             prometheus=FakeProm(active), faults_factory=factory)
-    return runner.run(parse_scenario(SCN, file="s.yaml")), log, made
+    res = runner.run(parse_scenario(SCN, file="s.yaml"))
+    res._timeline = stack.timeline.events()
+    return res, log, made
 
 
 def test_faults_played_at_scaled_times_and_verdicts():
@@ -118,6 +120,42 @@ def test_noise_at_start_is_recorded_not_hidden():
     assert res.started == 0.0
     assert res.verdicts[0].status == PASS
     assert res.ended >= 16.0  # waited the whole quiet timeout (5 s) first
+    assert any("AvailabilitySLOBreach" in n for n in res.notes)
+    assert any(e.name == "noise_at_start" for e in _timeline_of(res))
+
+
+def _timeline_of(res):
+    return res._timeline  # set by _run below
+
+
+def test_resolution_after_the_scenario_end_is_awaited_not_missed():
+    # The fault's alert resolves 2.5 s after the scenario's last second (a slow undo): the runner keeps
+    # observing until the resolve deadline instead of judging on what it saw when the load stopped.
+    clock = FakeClock()
+    stack = FakeStack(clock, Timeline())
+
+    class Quiet(FakeFault):
+        def __exit__(self, *exc):
+            self.log.append(("exit", self.kind, self.target, self.stack.clock.now()))
+
+    class QuietFaults(FakeFaults):
+        def from_spec(self, kind, target, params, fault_id=None):
+            return Quiet(self.log, self.stack, kind, target)
+
+    def sleep(dt):
+        before = clock.t
+        clock.sleep(dt)
+        if before < 12.5 <= clock.t:
+            stack.timeline.record(12.5, ALERT_STATE, "RedisDown", state="inactive",
+                                  labels={"alertname": "RedisDown"})
+
+    scn = SCN.replace("duration: 5m}", "duration: 8m}")  # ends with the scenario, at t=11
+    opts = RunOptions(time_scale=60, records_dir=Path("/nonexistent"), sleep=sleep, quiet_timeout=5)
+    runner = ScenarioRunner(stack, CATALOG, opts, prometheus=FakeProm(()),
+                            faults_factory=lambda s: QuietFaults(s, []))
+    res = runner.run(parse_scenario(scn, file="s.yaml"))
+    assert [(v.check, v.status) for v in res.verdicts][:2] == [("fires", PASS), ("resolves", PASS)]
+    assert 12.5 <= res.ended < 13.5
 
 
 def test_fault_that_fails_marks_the_run_and_still_undoes():

@@ -114,3 +114,19 @@ def test_inhibited_target_may_go_active_once_the_inhibitor_resolves():
     assert v.status == FAIL and "while Pool was active" in v.observed
     leak = [*evs[:2], note(12, "slack-warnings", "Pool")]
     assert inhibited(leak, "Pool", **kw).status == FAIL
+
+
+def test_inhibited_target_seen_active_in_the_poll_that_sees_its_inhibitor_resolve():
+    # One Alertmanager answer shows the critical gone and the warning active: both recorded at t=20.
+    crit = {"alertname": "Pool", "severity": "critical"}
+    warn = {"alertname": "Pool", "severity": "warning"}
+    kw = dict(by="Pool", labels={"severity": "warning"}, by_labels={"severity": "critical"}, start=0, end=30,
+              receivers=["slack-warnings"])
+    evs = [Event(10, AM_STATE, "Pool", {"state": "active", "labels": crit}),
+           Event(10, AM_STATE, "Pool", {"state": "suppressed", "labels": warn, "inhibited_by": ["f"]}),
+           Event(20, AM_STATE, "Pool", {"state": "active", "labels": warn}),
+           Event(20, AM_STATE, "Pool", {"state": "resolved", "labels": crit}),
+           note(20, "slack-warnings", "Pool")]
+    assert inhibited(evs, "Pool", **kw).status == PASS
+    early = [*evs[:2], Event(19.9, AM_STATE, "Pool", {"state": "active", "labels": warn}), *evs[3:]]
+    assert inhibited(early, "Pool", **kw).status == FAIL

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.proctree import descendants
 from harness.stack.core.ports import ensure_port_free
 from harness.stack.core.readiness import ReadyCheck, backoff_delays
 from harness.stack.core.runstate import RunContext
@@ -138,11 +139,18 @@ class ManagedProcess:
         self.wait_ready()
 
     def signal(self, sig: int) -> None:
-        """Signal the whole process group: e.g. SIGSTOP must freeze Postgres backends too, not just the
-        postmaster."""
+        """Signal the process group and every descendant: SIGSTOP must freeze Postgres backends too, and
+        they run in sessions of their own, outside the postmaster's group."""
         if self._proc is None or self._proc.poll() is not None:
             raise HarnessError(f"{self.name} is not running", hint="start it first (process(name).start())")
-        os.killpg(self._proc.pid, sig)
+        children = descendants(self._proc.pid)
+        if sig == signal.SIGCONT:
+            os.killpg(self._proc.pid, sig)  # the leader first, so children resume into a live parent
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, sig)
+        if sig != signal.SIGCONT:
+            os.killpg(self._proc.pid, sig)
 
     def stop(self, timeout: float = 10.0) -> None:
         proc = self._proc
@@ -150,7 +158,7 @@ class ManagedProcess:
             return
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGCONT)  # a frozen process cannot act on SIGTERM
+                self.signal(signal.SIGCONT)  # a frozen process cannot act on SIGTERM
                 os.killpg(proc.pid, self.stop_signal)
             try:
                 proc.wait(timeout)
@@ -166,10 +174,14 @@ class ManagedProcess:
 
     # -- internals --------------------------------------------------------------------------------
     def _reap_group(self, proc: subprocess.Popen[bytes]) -> None:
-        # Children (Postgres backends, uvicorn workers) share the group; kill stragglers even when the
-        # leader already exited.
+        # Kill stragglers of the group (uvicorn workers) and descendants in sessions of their own (Postgres
+        # backends), even when the leader already exited.
+        children = descendants(proc.pid) if proc.poll() is None else []
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
+        for child in children:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(child, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(5)
         deadline = time.monotonic() + 5
