@@ -74,7 +74,8 @@ class NotificationSinks:
         self._urls: SinkUrls | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> SinkUrls:
+    def start(self, host: str = HOST, http_port: int = 0, smtp_port: int = 0) -> SinkUrls:
+        """Serve on ``host`` (loopback unless a container needs otherwise); port 0 picks a free one."""
         from aiosmtpd.controller import Controller
 
         from harness.stack.core.ports import allocate_port
@@ -84,15 +85,15 @@ class NotificationSinks:
         class Handler(_HttpHandler):
             owner = sinks
 
-        self._http = ThreadingHTTPServer((HOST, 0), Handler)
+        self._http = ThreadingHTTPServer((host, http_port), Handler)
         self._http.daemon_threads = True
         self._http_thread = threading.Thread(target=self._http.serve_forever, name="notification-sinks",
                                              daemon=True)
         self._http_thread.start()
-        smtp_port = allocate_port()
-        self._smtp = Controller(_SmtpHandler(self), hostname=HOST, port=smtp_port)
+        smtp_port = smtp_port or allocate_port()
+        self._smtp = Controller(_SmtpHandler(self), hostname=host, port=smtp_port)
         self._smtp.start()
-        self._urls = SinkUrls(http_base=f"http://{HOST}:{self._http.server_address[1]}", smtp_host=HOST,
+        self._urls = SinkUrls(http_base=f"http://{host}:{self._http.server_address[1]}", smtp_host=host,
                               smtp_port=smtp_port)
         return self._urls
 

@@ -49,3 +49,30 @@ def metric_names(expr: str) -> list[str]:
         if word not in names:
             names.append(word)
     return names
+
+
+_COMPARISONS = ("==", "!=", ">=", "<=", ">", "<")
+
+
+def split_comparison(expr: str) -> tuple[str, str] | None:
+    """``(value, condition)`` around an expression's first top-level comparison: for
+    ``sum(rate(x[5m])) / y > 0.01`` that is ``("sum(rate(x[5m])) / y", "> 0.01")``. The value side is what a
+    failed alert's evidence plots against its threshold. None when there is no top-level comparison."""
+    toks = [t for t in tokenize(expr) if t.kind != COMMENT]
+    depth = 0
+    for i, tok in enumerate(toks):
+        if tok.kind != PUNCT:
+            continue
+        if tok.text in "({[":
+            depth += 1
+        elif tok.text in ")}]":
+            depth -= 1
+        elif depth == 0 and tok.text in "<>=!":
+            nxt = toks[i + 1].text if i + 1 < len(toks) else ""
+            op = tok.text + nxt if tok.text + nxt in _COMPARISONS else tok.text
+            if op not in _COMPARISONS:
+                continue
+            left = "".join(t.text for t in toks[:i]).strip()
+            right = "".join(t.text for t in toks[i:]).strip()
+            return (left, " ".join(right.split())) if left else None
+    return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -15,10 +15,11 @@ import numpy as np
 
 from harness.clock import RunClock
 from harness.observe.prometheus import PrometheusClient
+from harness.rules.metrics import split_comparison
 from harness.scenario import verdict as V
 from harness.scenario.catalog import Catalog
 from harness.scenario.model import Expectation, FaultSpec, Scenario
-from harness.scenario.result import ERROR, PASS, UNSUPPORTED, ScenarioResult, Verdict
+from harness.scenario.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
 from harness.scenario.timing import Timing
 from harness.timeline import MARK, PHASE, Timeline
 
@@ -137,7 +138,8 @@ class ScenarioRunner:
         result.ended = clock.now()
         if result.error is None:
             self._slo_rows = []
-            result.verdicts = self.evaluate(scn, timeline, t0, result.ended, fault_times, records_path)
+            result.verdicts = self.attach_evidence(
+                self.evaluate(scn, timeline, t0, result.ended, fault_times, records_path), t0, result.ended)
             result.slo = self._slo_rows
         return result
 
@@ -206,6 +208,55 @@ class ScenarioRunner:
             except Exception as exc:
                 out.append(Verdict(e.kind, e.subject, ERROR, "evaluable", f"{type(exc).__name__}: {exc}"))
         return out
+
+    EVIDENCE_POINTS = 60
+
+    def attach_evidence(self, verdicts: list[Verdict], t0: float, end: float) -> list[Verdict]:
+        """For each failed alert expectation: the rule as Prometheus evaluated it (time-scaled), and what the
+        value side of its comparison returned over the verdict's window, on the run clock."""
+        failed = {id(v) for v in verdicts if v.status == FAIL and v.check in ("fires", "silent", "resolves")
+                  and v.subject in self.catalog.alerts}
+        if not failed:
+            return verdicts
+        try:
+            loaded = [r for g in self.prom.rules() for r in g.get("rules", [])
+                      if r.get("type") == "alerting"]
+        except Exception as exc:
+            return [replace(v, evidence={**v.evidence, "evidence_error": f"{type(exc).__name__}: {exc}"})
+                    if id(v) in failed else v for v in verdicts]
+        out = []
+        for v in verdicts:
+            if id(v) not in failed:
+                out.append(v)
+                continue
+            a, b = v.window or (t0, end)
+            evidence: dict[str, Any] = dict(v.evidence)
+            for i, rule in enumerate(r for r in loaded if r.get("name") == v.subject):
+                key = "" if i == 0 else f" ({i + 1})"
+                expr = str(rule.get("query", ""))
+                evidence[f"promql{key}"] = expr
+                if rule.get("labels"):
+                    evidence[f"labels{key}"] = rule["labels"]
+                split = split_comparison(expr)
+                if split is None:
+                    continue
+                value, condition = split
+                evidence[f"condition{key}"] = condition
+                evidence[f"values of {value}{key}"] = self._values(value, a, b)
+            out.append(replace(v, evidence=evidence))
+        return out
+
+    def _values(self, expr: str, a: float, b: float) -> Any:
+        clock: RunClock = self.stack.clock
+        step = max((b - a) / self.EVIDENCE_POINTS, 0.05)
+        try:
+            series = self.prom.query_range(expr, clock.to_wall(a), clock.to_wall(b), step)
+        except Exception as exc:
+            return f"query failed: {type(exc).__name__}: {exc}"
+        if not series:
+            return "no data: the expression returned no series in this window"
+        return [{"series": labels, "t_v": [[round(clock.from_wall(t), 2), v] for t, v in points]}
+                for labels, points in series]
 
     def _await_resolutions(self, scn: Scenario, timeline: Timeline,
                            fault_times: dict[str, tuple[float, float | None]]) -> None:

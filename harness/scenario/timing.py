@@ -3,6 +3,7 @@ and default bound of an alert's detection latency. Pure."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from harness.scenario.catalog import AlertRule
@@ -29,12 +30,16 @@ class Timing:
         return production_s / self.scale
 
     def min_fire(self, rule: AlertRule) -> float:
-        """Real seconds from fault start to firing at best: the fault must hold for the whole ``for``."""
-        return self.real(rule.for_s)
+        """Real seconds from fault start to firing at best: the fault shows in the very next scrape, the very
+        next evaluation sees it (pending), and the alert fires at the first evaluation at least ``for`` later,
+        so ``for`` rounded up to whole evaluation intervals. Scrape and evaluation phase add to this at worst
+        one interval each; they are in the default bounds, not in the minimum."""
+        interval = rule.interval_s or self.eval_s
+        return self.real(math.ceil(rule.for_s / interval - 1e-9) * interval if rule.for_s > 0 else 0.0)
 
     def min_notify(self, rule: AlertRule, group_wait_s: float) -> float:
-        """Real seconds from fault start to the first notification at best: ``for`` plus group_wait."""
-        return self.real(rule.for_s + group_wait_s)
+        """Real seconds from fault start to the first notification at best: firing, then group_wait."""
+        return self.min_fire(rule) + self.real(group_wait_s)
 
     def default_fire_within(self, rule: AlertRule) -> float:
         """Production seconds allowed for firing when a scenario does not say: ``for``, the rule's widest

@@ -14,6 +14,9 @@ from harness.stack.model import ProcessControl, ServiceInfo, Stack
 from harness.timeline import Timeline
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+DOCKER_ALERTMANAGER = REPO_ROOT / "stack" / "alertmanager" / "docker.yml"
+# The compose network's capture sinks (the `sinks` service): no notification leaves the stack.
+SINKS_HTTP, SINKS_HOST, SINKS_SMTP_PORT = "http://sinks:9095", "sinks", 2525
 
 # compose service -> (contract service name, published port, URL scheme or "" for non-HTTP)
 PUBLISHED = {
@@ -31,6 +34,24 @@ PUBLISHED = {
     "alertmanager": ("alertmanager", 9093, "http"),
     "grafana": ("grafana", 3000, "http"),
 }
+
+
+def render_docker_alertmanager() -> str:
+    """stack/alertmanager/docker.yml: the reference config with its endpoints on the `sinks` service, at real
+    time (the docker backend does not compress time). Regenerate with
+    ``python -c 'from harness.stack.docker import write_docker_alertmanager as w; w()'``."""
+    from harness.observe.sinks import SinkUrls
+    from harness.rules.alertmanager import adapt_alertmanager_config
+
+    src = REPO_ROOT / "stack" / "alertmanager" / "reference.yml"
+    body = adapt_alertmanager_config(src.read_text(), sinks=SinkUrls(SINKS_HTTP, SINKS_HOST, SINKS_SMTP_PORT),
+                                     time_scale=1.0, source=str(src))
+    return ("# GENERATED from reference.yml by harness.stack.docker.render_docker_alertmanager (docker backend):\n"
+            "# every receiver points at the compose network's `sinks` service. Do not edit by hand.\n" + body)
+
+
+def write_docker_alertmanager() -> None:
+    DOCKER_ALERTMANAGER.write_text(render_docker_alertmanager())
 
 
 def docker_host() -> str:

@@ -22,6 +22,12 @@ class FakeClock:
     def sleep(self, dt):
         self.t += dt
 
+    def to_wall(self, t):
+        return 1000.0 + t
+
+    def from_wall(self, unix):
+        return unix - 1000.0
+
 
 @dataclass
 class FakeStack:
@@ -179,3 +185,30 @@ def test_fault_that_fails_marks_the_run_and_still_undoes():
     assert made[0].undone == 1
     assert not res.passed and res.verdicts == []
     assert FAIL not in [v.status for v in res.verdicts]
+
+
+def test_a_failed_alert_expectation_carries_the_promql_and_what_it_returned():
+    class Prom(FakeProm):
+        def rules(self):
+            return [{"rules": [{"type": "alerting", "name": "RedisDown", "query": "redis_up == 0",
+                                "labels": {"severity": "critical"}}]}]
+
+        def query_range(self, expr, start, end, step):
+            self.asked = (expr, start, end)
+            return [({"instance": "redis"}, [(start, 1.0), (end, 1.0)])]
+
+    clock = FakeClock()
+    prom = Prom(())
+    runner = ScenarioRunner(FakeStack(clock, Timeline()), CATALOG,
+                            RunOptions(time_scale=60, records_dir=Path("/nonexistent"), sleep=clock.sleep),
+                            prometheus=prom)
+    from harness.scenario.result import Verdict
+
+    failed = Verdict("fires", "RedisDown", FAIL, "firing", "never fired", window=(3.0, 9.0))
+    passed = Verdict("silent", "PostgreSQLDown", PASS, "silent", "silent", window=(0.0, 9.0))
+    out = runner.attach_evidence([failed, passed], 0.0, 10.0)
+    assert out[1] is passed
+    ev = out[0].evidence
+    assert ev["promql"] == "redis_up == 0" and ev["condition"] == "== 0"
+    assert ev["values of redis_up"] == [{"series": {"instance": "redis"}, "t_v": [[3.0, 1.0], [9.0, 1.0]]}]
+    assert prom.asked[0] == "redis_up"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -86,6 +87,10 @@ def test_rewrite_seed_pack_scales_every_duration_and_nothing_else(pack: Path, sc
             else:
                 assert x0 == x1, f"{pack.name} {r0.name}: non-duration token changed"
     assert scaled > 0
+    # An oracle independent of the lexer under test: every range, subquery step and offset literal.
+    literals = sum(len(re.findall(r"\[\s*\d|:\s*\d+(?:ms|[smhdwy])+\s*\]|\boffset\s+-?\d", r.expr))
+                   for r in before.rules)
+    assert scaled == literals, f"{pack.name}: {scaled} durations scaled, {literals} in the text"
 
 
 def test_backup_threshold_against_time_is_not_scaled() -> None:

@@ -11,6 +11,9 @@ def test_real_and_minimums():
     assert t.real(600) == 10
     assert t.min_fire(rule(for_s=300)) == 5
     assert t.min_notify(rule(for_s=300), group_wait_s=10) == 310 / 60
+    # `for` is met at an evaluation: 100 s with 30 s evaluations fires at the 4th, 120 s after pending.
+    assert t.min_fire(rule(for_s=100, interval=30)) == 2
+    assert t.min_fire(rule(for_s=0)) == 0
 
 
 def test_default_bounds_include_window_and_cadence():
