@@ -60,6 +60,7 @@ class HarnessSession:
         self.run_dir: Path | None = None
         self.timeline: Any = None
         self.clock: Any = None
+        self.start_error: Exception | None = None
 
     @property
     def catalog(self) -> Any:
@@ -70,6 +71,9 @@ class HarnessSession:
         return self._catalog
 
     def ensure_stack(self) -> Any:
+        if self.start_error is not None:
+            # One failed start fails every scenario with the same error, without starting again.
+            raise self.start_error
         if self.stack is None:
             from harness.clock import RunClock
             from harness.scenario.runner import ScenarioRunner
@@ -82,10 +86,15 @@ class HarnessSession:
             (self.run_dir / "records").mkdir(parents=True, exist_ok=True)
             self.clock = RunClock()
             self.timeline = Timeline(path=self.run_dir / "timeline.jsonl")
-            self.stack = start_stack(self.cfg, rules=self.rule_files, alertmanager_config=self.am_config,
-                                     clock=self.clock, timeline=self.timeline)
+            try:
+                self.stack = start_stack(self.cfg, rules=self.rule_files, alertmanager_config=self.am_config,
+                                         clock=self.clock, timeline=self.timeline)
+            except Exception as exc:
+                self.start_error = exc
+                raise
             self.runner = ScenarioRunner(self.stack, self.catalog,
-                                         run_options(self.catalog, self.cfg.time_scale, self.run_dir / "records"))
+                                         run_options(self.catalog, self.cfg.time_scale, self.run_dir / "records",
+                                                     backend=self.cfg.backend))
         return self.stack
 
     def reset(self) -> None:
@@ -94,24 +103,25 @@ class HarnessSession:
         reset_stack(self.ensure_stack())
 
     def finish(self, interrupted: bool) -> Path | None:
-        if self.stack is None:
-            return None
+        if self.run_dir is None:
+            return None  # no scenario needed the stack
         from harness.report import write_report
         from harness.report.model import RunReport
 
-        error = None
+        error = f"the stack did not start: {self.start_error}" if self.start_error is not None else None
         dashboards: list[Any] = []
         notes: list[str] = []
-        try:
-            from harness.scenario.suite import check_run_dashboards
+        if self.stack is not None:
+            try:
+                from harness.scenario.suite import check_run_dashboards
 
-            dashboards = check_run_dashboards(self.stack)
-        except Exception as exc:
-            notes.append(f"dashboard check failed: {exc}")
-        try:
-            self.stack.stop()
-        except Exception as exc:
-            error = f"stopping the stack failed: {exc}"
+                dashboards = check_run_dashboards(self.stack)
+            except Exception as exc:
+                notes.append(f"dashboard check failed: {exc}")
+            try:
+                self.stack.stop()
+            except Exception as exc:
+                error = f"stopping the stack failed: {exc}"
         self.timeline.close()
         report = RunReport(run_id=self.run_id, kind="pytest", time_scale=self.cfg.time_scale,
                            started_wall=self.clock.wall_start, mono_start=self.clock.mono_start,
@@ -209,6 +219,11 @@ class ScenarioItem(pytest.Item):
         hs.results.append(result)
         if not result.passed:
             raise ScenarioFailed(result)
+        unsupported = [v for v in result.verdicts if v.status == "unsupported"]
+        if unsupported and len(unsupported) == len(result.verdicts):
+            # Nothing was exercised: say so in pytest's own terms (-rs lists it), not as a pass.
+            pytest.skip("not exercised on this machine: " + "; ".join(f"{v.subject}: {v.observed}"
+                                                                      for v in unsupported))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ScenarioFailed):

@@ -23,6 +23,7 @@ from harness.faults.process import (
 from harness.faults.service import (
     BackupFailingFault,
     CacheMissStormFault,
+    FillDiskFault,
     FillRedisFault,
     HoldConnectionsFault,
     PauseWalReplayFault,
@@ -150,6 +151,11 @@ class Faults:
             self.stack, fault_id=self._new_id("fill_redis", None, fault_id), fraction=fraction,
             value_bytes=value_bytes, connect=self._redis_connect))
 
+    def fill_disk(self, fraction: float, *, fault_id: str | None = None) -> FillDiskFault:
+        specs.validate_spec("fill_disk", None, {"fraction": fraction})
+        return self._add(FillDiskFault(self.stack, fault_id=self._new_id("fill_disk", None, fault_id),
+                                       fraction=fraction))
+
     def cache_miss_storm(self, *, interval_s: float = 0.05, pattern: str | None = None,
                          fault_id: str | None = None) -> CacheMissStormFault:
         params: dict[str, Any] = {"interval_s": interval_s}
@@ -205,6 +211,8 @@ class Faults:
         if kind == "fill_redis":
             return self.fill_redis(float(p["fraction"]), value_bytes=int(p.get("value_bytes", 65536)),
                                    fault_id=fault_id)
+        if kind == "fill_disk":
+            return self.fill_disk(float(p["fraction"]), fault_id=fault_id)
         if kind == "cache_miss_storm":
             return self.cache_miss_storm(interval_s=float(p.get("interval_s", 0.05)), pattern=p.get("pattern"),
                                          fault_id=fault_id)

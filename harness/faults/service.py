@@ -24,6 +24,9 @@ from harness.faults.target import FaultTarget
 
 log = logging.getLogger(__name__)
 
+# node_exporter's own data volume (see harness.stack.services.exporters): the mount DiskSpaceLow watches.
+DATA_VOLUME = "/var/lib/postgresql"
+DATA_VOLUME_DEVICE = "harness-pgdata"
 HOLD_APP_NAME = "harness-fault-hold"
 ADMIN_APP_NAME = "harness-fault-admin"
 FILL_KEY_PREFIX = "harness:fault:fill:"
@@ -421,3 +424,60 @@ class BackupFailingFault(Fault):
     def _undo(self) -> Mapping[str, Any]:
         # A backdated last success is not put back: the job's next good run records a fresh one.
         return {"control": self._post({"fail": self._was_failing})}
+
+
+class FillDiskFault(Fault):
+    """Fill node_exporter's data volume until ``used / size >= fraction``; the filler file is removed at the end.
+
+    The volume is the tmpfs the local stack mounts at /var/lib/postgresql in node_exporter's private mount
+    namespace; it is reached through ``/proc/<pid>/root``, so nothing on the host's filesystems changes.
+    """
+
+    kind = "fill_disk"
+    CHUNK = 1 << 20
+
+    def __init__(self, target: FaultTarget, *, fault_id: str, fraction: float) -> None:
+        super().__init__(target, fault_id=fault_id, target_name="node_exporter", params={"fraction": fraction})
+        self.fraction = fraction
+        self.filler: str | None = None
+
+    def _volume(self) -> str:
+        pid = self._target.process("node_exporter").pid
+        if pid is None:
+            raise HarnessError("node_exporter is not running: there is no data volume to fill")
+        try:
+            with open(f"/proc/{pid}/mounts") as fh:
+                mounts = [line.split()[:2] for line in fh]
+        except OSError as exc:
+            raise _service_error("cannot read node_exporter's mounts", exc) from exc
+        if [DATA_VOLUME_DEVICE, DATA_VOLUME] not in mounts:
+            raise HarnessError(f"node_exporter has no {DATA_VOLUME} volume of its own to fill",
+                               detail=f"looked in /proc/{pid}/mounts for {DATA_VOLUME_DEVICE} on {DATA_VOLUME}",
+                               hint="the local stack mounts one only when it runs as root with unshare "
+                               "available (see `harness up` log: 'node_exporter without its own volume')")
+        return f"/proc/{pid}/root{DATA_VOLUME}"
+
+    def _apply(self) -> Mapping[str, Any]:
+        root = self._volume()
+        st = os.statvfs(root)
+        size = st.f_blocks * st.f_frsize
+        need = max(0, int(self.fraction * size) - (size - st.f_bavail * st.f_frsize))
+        self.filler = os.path.join(root, "harness-fill-" + re.sub(r"[^A-Za-z0-9_.-]", "_", self.id))
+        zeros = bytes(self.CHUNK)
+        with open(self.filler, "wb") as fh:
+            left = need
+            while left > 0:
+                left -= fh.write(zeros[:min(left, self.CHUNK)])
+        st = os.statvfs(root)
+        return {"size_bytes": size, "written_bytes": need,
+                "used_fraction": 1 - st.f_bavail / st.f_blocks if st.f_blocks else None}
+
+    def _undo(self) -> Mapping[str, Any]:
+        if self.filler is None:
+            return {}
+        try:
+            os.unlink(self.filler)
+        except FileNotFoundError:
+            pass  # the namespace (and its tmpfs) went away with node_exporter
+        self.filler = None
+        return {"removed": True}

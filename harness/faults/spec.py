@@ -131,6 +131,9 @@ KIND_SPECS: dict[str, KindSpec] = {
         "interval_s": Param(float, check=_positive, doc="seconds between flushes (default 0.05)"),
         "pattern": Param(str, doc="key glob to delete (default: FLUSHDB of the API's database)"),
     }, service="redis", doc="flush the cache continuously"),
+    "fill_disk": KindSpec(SERVICE, {
+        "fraction": Param(float, required=True, check=_fraction, doc="used / size of the volume to reach"),
+    }, service="node_exporter", doc="fill the data volume node_exporter watches; emptied at the end"),
     "backup_failing": KindSpec(SERVICE, {
         "last_success_age_seconds": Param(float, check=_non_negative,
                                           doc="also backdate the last success by this many seconds"),

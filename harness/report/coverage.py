@@ -2,7 +2,8 @@
 
 The alert classes are exclusive and ranked: an alert that fired anywhere is "firing"; one a scenario
 expected to fire that never did is "missed" (exercised, and the most important line of the report);
-one checked silent while a fault ran is "silent"; the rest of the pack is "never".
+one checked silent while a fault ran is "silent"; the rest of the pack is "never". ``both_ways`` lists
+the firing alerts that some scenario (a near miss) also proved silent.
 A passing ``silent`` check on ``*`` ("every other alert") counts for each pack alert that did not fire
 in that scenario, since that is exactly what the check verified.
 """
@@ -78,6 +79,7 @@ def compute_coverage(rule_alerts: Sequence[str], scenarios: Sequence[ScenarioRes
         silent=tuple(a for a in pack if a not in fired and a not in expected and a in checked_silent),
         never=tuple(a for a in pack if a not in fired and a not in expected and a not in checked_silent),
         unknown_fired=tuple(sorted(fired - set(pack))) if pack else (),
+        both_ways=tuple(a for a in pack if a in fired and a in checked_silent),
         receivers_reached=tuple(reached),
         receivers_unreached=tuple(r for r in dict.fromkeys(receivers) if r not in reached),
         routes=tuple(sorted(routes)),

@@ -61,6 +61,8 @@ class RuleCoverage:
     silent: tuple[str, ...] = ()            # checked to stay silent under a fault, and did not fire
     never: tuple[str, ...] = ()             # in the rule pack, exercised by no scenario
     unknown_fired: tuple[str, ...] = ()     # fired but not in the pack given (e.g. a reference pack)
+    # Of ``firing``: also proven silent in another scenario (a near miss): exercised both ways.
+    both_ways: tuple[str, ...] = ()
     receivers_reached: tuple[str, ...] = ()
     receivers_unreached: tuple[str, ...] = ()
     # (receiver, alertname) pairs seen in delivered notifications: the routes the tree actually took.
@@ -69,7 +71,8 @@ class RuleCoverage:
     def to_dict(self) -> dict[str, Any]:
         return {"firing": list(self.firing), "missed": list(self.missed), "silent": list(self.silent),
                 "never": list(self.never),
-                "unknown_fired": list(self.unknown_fired), "receivers_reached": list(self.receivers_reached),
+                "unknown_fired": list(self.unknown_fired), "both_ways": list(self.both_ways),
+                "receivers_reached": list(self.receivers_reached),
                 "receivers_unreached": list(self.receivers_unreached),
                 "routes": [list(r) for r in self.routes]}
 
@@ -80,7 +83,8 @@ class RuleCoverage:
 
         return RuleCoverage(firing=names("firing"), missed=names("missed"), silent=names("silent"),
                             never=names("never"),
-                            unknown_fired=names("unknown_fired"), receivers_reached=names("receivers_reached"),
+                            unknown_fired=names("unknown_fired"), both_ways=names("both_ways"),
+                            receivers_reached=names("receivers_reached"),
                             receivers_unreached=names("receivers_unreached"),
                             routes=tuple((str(r[0]), str(r[1])) for r in raw.get("routes") or () if len(r) >= 2))
 

@@ -181,7 +181,9 @@ def _coverage(cov: RuleCoverage | None, rule_alerts: Sequence[str]) -> str:
     unknown = f'<div class="cov"><h4>Fired, not in the pack</h4>{_chips(cov.unknown_fired, "muted")}</div>' \
         if cov.unknown_fired else ""
     return (f'<section class="card" id="coverage"><h2>Coverage{e(pct)}</h2><div class="grid4">'
-            f'<div class="cov"><h4>Exercised, fired ({len(cov.firing)})</h4>{_chips(cov.firing, "fire")}</div>'
+            f'<div class="cov"><h4>Exercised, fired ({len(cov.firing)})</h4>{_chips(cov.firing, "fire")}'
+            f'<p class="muted small">also proven silent by a near miss: {len(cov.both_ways)} of '
+            f'{len(cov.firing)}</p>{_chips(cov.both_ways, "quiet")}</div>'
             f'<div class="cov"><h4>Expected to fire, never did ({len(cov.missed)})</h4>'
             f'{_chips(cov.missed, "missed")}</div>'
             f'<div class="cov"><h4>Exercised, stayed silent ({len(cov.silent)})</h4>{_chips(cov.silent, "quiet")}</div>'

@@ -56,9 +56,13 @@ def print_summary(out: SuiteResult, plan: Plan) -> None:
     print(f"\n{'scenario':<{width}}  result  checks  detail")
     for r in out.results:
         failed = [v for v in r.verdicts if not v.ok and v.status != "unsupported"]
+        unsupported = [v for v in r.verdicts if v.status == "unsupported"]
         detail = r.error or "; ".join(f"{v.check} {v.subject}: {v.observed}" for v in failed[:2])
-        print(f"{r.name:<{width}}  {_status(r):<6}  {sum(v.ok for v in r.verdicts):>2}/{len(r.verdicts):<3}  "
-              f"{detail[:100]}")
+        if not detail and unsupported:
+            detail = "; ".join(f"not exercised: {v.subject}: {v.observed}" for v in unsupported)
+        status = _status(r) if not (unsupported and r.passed and len(unsupported) == len(r.verdicts)) else "UNSUP"
+        print(f"{r.name:<{width}}  {status:<6}  {sum(v.ok for v in r.verdicts):>2}/{len(r.verdicts):<3}  "
+              f"{detail[:160]}")
     for name, missing in plan.not_applicable.items():
         print(f"{name:<{width}}  n/a     -       rule files lack {', '.join(missing)}")
     passed = sum(r.passed for r in out.results)

@@ -42,6 +42,11 @@ class RunOptions:
     # Alerts whose windows are too long to drain between scenarios (e.g. a 30d error-budget average):
     # not waited for, reported as noise at the start of the next scenario.
     sticky_alerts: frozenset[str] = frozenset()
+    # Start every scenario from an empty metrics history (as if Prometheus were new), so a window longer
+    # than the gap between scenarios (an hour-long availability ratio is 30 s at scale 120) carries nothing
+    # of the previous scenario's faults into the next. On for stacks the harness started; never on an
+    # external stack, whose history is not ours to delete (a scenario's own `fresh_history` still asks).
+    fresh_history: bool = False
 
 
 def _sleep_until(clock: RunClock, t: float, sleep: Callable[[float], None]) -> None:
@@ -88,7 +93,7 @@ class ScenarioRunner:
         faults = None
         t0 = begin
         try:
-            if scn.fresh_history:
+            if scn.fresh_history or self.opt.fresh_history:
                 self.prom.delete_all_series()
                 timeline.record(clock.now(), MARK, "fresh_history", scenario=scn.name)
             noise = wait_quiet(self.prom, clock, self.opt.quiet_timeout, self.opt.sleep, self.opt.sticky_alerts)

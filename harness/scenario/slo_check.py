@@ -66,9 +66,24 @@ def check_slo(stack: Any, e: Expectation, records_path: Path, t0: float, end: fl
         "burn_rate": slo_math.burn_rate(budget.bad, budget.total, slo.objective) if budget.total else None,
         "policy_tier": slo_math.policy_tier(budget.remaining, spec.policy).name if budget.total else None,
     }]
-    rows += compare_rows(stack, rec, slo, t0, end, time_scale=time_scale, scrape_interval_s=scrape_interval_s,
-                         records=records)
-    return [verdict], rows
+    compared = compare_rows(stack, rec, slo, t0, end, time_scale=time_scale, scrape_interval_s=scrape_interval_s,
+                            records=records)
+    return [verdict, *record_verdicts(compared, t0, end)], rows + compared
+
+
+def record_verdicts(rows: list[dict[str, Any]], t0: float, end: float) -> list[Verdict]:
+    """One verdict per recording rule held against ground truth: within its bound, or a finding."""
+    out = []
+    for r in rows:
+        name = str(r.get("sli", ""))
+        if not name.startswith("recording rule "):
+            continue
+        rule = name.removeprefix("recording rule ")
+        expected = f"within ±{r['bound']:.5f} of the ground truth {r['ground_truth']:.5f}"
+        observed = f"{r['prometheus']:.5f} (difference {r['difference']:+.5f}; {r.get('note', '')})"
+        out.append(Verdict("record", rule, PASS if r["within_bound"] else FAIL, expected, observed,
+                           window=(t0, end), evidence={"promql": r.get("query", rule)}))
+    return out
 
 
 def compare_rows(stack: Any, rec: RequestRecords, slo: SLO, t0: float, end: float, *, time_scale: float,

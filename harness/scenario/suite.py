@@ -128,9 +128,10 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_options(catalog: Catalog, time_scale: float, records_dir: Path, **kw: Any) -> RunOptions:
-    """Runner options for a suite: alerts whose windows cannot drain within the quiet wait are not waited for."""
-    opt = RunOptions(time_scale, records_dir, **kw)
+def run_options(catalog: Catalog, time_scale: float, records_dir: Path, *, backend: str, **kw: Any) -> RunOptions:
+    """Runner options for a suite: each scenario starts from an empty history on a stack the harness
+    started, and alerts whose windows cannot drain within the quiet wait are not waited for."""
+    opt = RunOptions(time_scale, records_dir, fresh_history=backend != "external", **kw)
     opt.sticky_alerts = catalog.sticky_alerts(opt.quiet_timeout * time_scale)
     if opt.sticky_alerts:
         log.info("not waited for between scenarios (windows longer than the quiet wait): %s",
@@ -199,6 +200,7 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
             stack = start_stack(cfg, rules=plan.rule_files, alertmanager_config=plan.alertmanager_config,
                                 clock=clock, timeline=timeline)
             runner = ScenarioRunner(stack, plan.catalog, run_options(plan.catalog, cfg.time_scale, records_dir,
+                                                                     backend=cfg.backend,
                                                                      load_workers=cfg.load_workers))
             if on_start is not None:
                 on_start(stack, records_dir)

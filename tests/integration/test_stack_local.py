@@ -110,3 +110,26 @@ def test_reload_rules_loads_new_files(local_stack: Stack, tmp_path: Path) -> Non
     finally:
         local_stack.reload_rules(original)
     assert "harness-reload-check" not in {g["name"] for g in prom.rules()}
+
+
+def _volume_free(stack: Stack) -> float:
+    text = requests.get(stack.services["node_exporter"].url + "/metrics", timeout=5).text
+    values = {}
+    for line in text.splitlines():
+        if 'mountpoint="/var/lib/postgresql"' in line and line.startswith(("node_filesystem_avail_bytes",
+                                                                             "node_filesystem_size_bytes")):
+            values[line.split("{", 1)[0]] = float(line.rsplit(" ", 1)[1])
+    return values["node_filesystem_avail_bytes"] / values["node_filesystem_size_bytes"]
+
+
+def test_node_exporter_watches_a_data_volume_that_fill_disk_fills_without_touching_the_host(
+        local_stack: Stack) -> None:
+    from harness.faults import Faults
+
+    host_before = sorted(p.name for p in Path("/var/lib/postgresql").iterdir())
+    assert _volume_free(local_stack) > 0.95
+    with Faults(local_stack).fill_disk(0.9) as fault:
+        assert 0.08 <= _volume_free(local_stack) <= 0.11
+        assert fault.filler is not None and fault.filler.startswith("/proc/")
+        assert sorted(p.name for p in Path("/var/lib/postgresql").iterdir()) == host_before
+    assert _volume_free(local_stack) > 0.95

@@ -48,3 +48,24 @@ def test_scenario_of_other_pack_is_reported_not_applicable(pytester: pytest.Pyte
     result = pytester.runpytest("-q", "-rs", "scenarios", "--rules", str(rules))
     result.stdout.fnmatch_lines(["*not applicable: the rule files lack RedisDown*"])
     assert result.ret == pytest.ExitCode.OK
+
+
+def test_a_stack_that_cannot_start_fails_every_scenario_and_still_writes_the_report(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The docker backend with no engine fails at once: no service is started, nothing is retried.
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/harness-no-engine.sock")
+    monkeypatch.setenv("HARNESS_REPORTS_DIR", str(pytester.path / "reports"))
+    _write(pytester, "redis_blip.yaml", GOOD)
+    _write(pytester, "redis_blip2.yaml", GOOD.replace("name: redis-blip", "name: redis-blip-2"))
+    junit = pytester.path / "out.xml"
+    result = pytester.runpytest("-q", "scenarios", "--backend", "docker", f"--junitxml={junit}")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*no Docker engine is reachable*", "*2 failed*"])
+    assert junit.read_text().count("no Docker engine is reachable") >= 2
+    summaries = [p for p in (pytester.path / "reports").glob("*/summary.json") if p.parent.name != "latest"]
+    assert len(summaries) == 1
+    import json
+
+    summary = json.loads(summaries[0].read_text())
+    assert "the stack did not start" in summary["error"] and summary["ok"] is False
+    assert (summaries[0].parent / "index.html").is_file()

@@ -32,6 +32,14 @@ def test_star_silent_covers_alerts_that_did_not_fire_in_that_scenario():
     assert cov.never == ()
 
 
+def test_an_alert_that_fired_and_passed_a_near_miss_is_exercised_both_ways():
+    fires = scenario("fires", 0, 100, [Verdict("fires", "A", PASS, "", "")])
+    near = scenario("near", 100, 200, [Verdict("silent", "A", PASS, "", ""), Verdict("silent", "B", PASS, "", "")])
+    cov = compute_coverage(PACK, [fires, near], [Event(50, ALERT_STATE, "A", {"state": "firing"})])
+    assert cov.firing == ("A",) and cov.both_ways == ("A",)
+    assert cov.silent == ("B",)
+
+
 def test_alert_outside_the_pack_is_reported_not_dropped():
     cov = compute_coverage(["A"], [], [Event(1, ALERT_STATE, "Watchdog", {"state": "firing"})])
     assert cov.unknown_fired == ("Watchdog",)

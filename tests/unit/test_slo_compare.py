@@ -113,3 +113,18 @@ def test_rule_returning_several_series_is_flagged():
     rep = compare_window(rec, prom, clock, 0.0, 10.0, scrape_interval_s=1.0,
                          recording_rules={"slo:api:latency:ratio": ("latency", 0.5, 5.0)})
     assert any("returned 2 series" in f for f in rep.flags)
+
+
+def test_recording_rules_outside_their_bound_are_failed_verdicts():
+    from harness.scenario.result import FAIL, PASS
+    from harness.scenario.slo_check import record_verdicts
+
+    rows = [{"sli": "availability (raw counters)", "ground_truth": 1.0, "prometheus": 1.0, "difference": 0.0,
+             "bound": 0.01, "within_bound": True},
+            {"sli": "recording rule slo:a", "ground_truth": 0.99, "prometheus": 0.995, "difference": 0.005,
+             "bound": 0.01, "within_bound": True, "query": "slo:a", "note": "n"},
+            {"sli": "recording rule slo:b", "ground_truth": 0.99, "prometheus": 0.5, "difference": -0.49,
+             "bound": 0.01, "within_bound": False, "query": "slo:b", "note": "n"}]
+    out = record_verdicts(rows, 0.0, 10.0)
+    assert [(v.check, v.subject, v.status) for v in out] == [("record", "slo:a", PASS), ("record", "slo:b", FAIL)]
+    assert "-0.49000" in out[1].observed and out[1].evidence["promql"] == "slo:b"
