@@ -12,7 +12,7 @@ from typing import Any
 
 from harness.config import REPO_ROOT, Config, resolve_config
 from harness.errors import HarnessError
-from harness.scenario.findings import audit_findings, finding_keys
+from harness.scenario.findings import ExpectedFindings, audit_findings, finding_keys
 from harness.scenario.result import ScenarioResult
 from harness.scenario.suite import (
     REFERENCE_ALERTMANAGER,
@@ -106,18 +106,32 @@ def main_audit(argv: list[str]) -> int:
               f"    likely cause: {f['likely_cause']}")
     if out.interrupted or out.error:
         return 1
+    got = finding_keys(found)
     if args.write_expected:
-        Path(args.write_expected).write_text(json.dumps(finding_keys(found), indent=2) + "\n")
-        print(f"wrote {len(found)} finding key(s) to {args.write_expected}")
+        target = Path(args.write_expected)
+        previous = _expected(target) if target.is_file() else ExpectedFindings((), {})
+        target.write_text(json.dumps(previous.updated(got), indent=2) + "\n")
+        print(f"wrote {len(found)} finding key(s) to {target} (timing-dependent entries kept)")
     if args.expect:
-        want = json.loads(Path(args.expect).read_text())
-        got = finding_keys(found)
-        if sorted(want) != got:
-            print(f"\naudit findings differ from {args.expect}:\n  missing: {sorted(set(want) - set(got))}\n"
-                  f"  new: {sorted(set(got) - set(want))}", file=sys.stderr)
+        want = _expected(Path(args.expect))
+        missing, new = want.compare(got)
+        maybe = sorted(set(got) & set(want.timing_dependent))
+        if missing or new:
+            print(f"\naudit findings differ from {args.expect}:\n  missing: {missing}\n  new: {new}",
+                  file=sys.stderr)
             return 1
-        print(f"\naudit findings match {args.expect}")
+        print(f"\naudit findings match {args.expect} ({len(got) - len(maybe)} required, {len(maybe)} of "
+              f"{len(want.timing_dependent)} timing-dependent found)")
     return 0
+
+
+def _expected(path: Path) -> ExpectedFindings:
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"cannot read the expected findings {path}: {exc}",
+                           hint="regenerate it with `harness audit --write-expected FILE`") from None
+    return ExpectedFindings.parse(raw, str(path))
 
 
 def _exported(catalog: Any) -> Callable[[str], bool]:

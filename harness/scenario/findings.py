@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from harness.errors import HarnessError
 from harness.rules.metrics import metric_names
 from harness.scenario.catalog import AlertRule, Catalog
 from harness.scenario.result import FAIL, ScenarioResult
@@ -119,3 +121,40 @@ def finding_keys(findings: list[dict[str, Any]]) -> list[str]:
         tail = f" -> {subject}" if subject and subject != f.get("alert") else ""
         keys.append(f"{f['scenario']}: {f.get('check', 'run')} {f.get('alert', '')}{tail}".strip())
     return sorted(keys)
+
+
+@dataclass(frozen=True)
+class ExpectedFindings:
+    """What an audit of the published packs must find on this kind of machine.
+
+    ``findings`` must all be found. ``timing_dependent`` maps a finding that may or may not appear to why:
+    a published rule whose threshold sits close to what this machine's stack does in a healthy state (a
+    5 ms p95 on a loaded 2-core machine), or whose failure lands either side of a fault's start. Anything
+    found outside both is new, and fails the check.
+    """
+
+    findings: tuple[str, ...]
+    timing_dependent: Mapping[str, str]
+
+    @staticmethod
+    def parse(raw: Any, source: str) -> ExpectedFindings:
+        if isinstance(raw, list):  # the plain form: every key is required
+            return ExpectedFindings(tuple(str(k) for k in raw), {})
+        if not isinstance(raw, dict) or not isinstance(raw.get("findings"), list) \
+                or not isinstance(raw.get("timing_dependent", {}), dict):
+            raise HarnessError(f"{source}: expected a JSON list of finding keys, or "
+                               '{"findings": [...], "timing_dependent": {"key": "why", ...}}',
+                               hint="regenerate it with `harness audit --write-expected FILE`")
+        return ExpectedFindings(tuple(str(k) for k in raw["findings"]),
+                                {str(k): str(v) for k, v in raw.get("timing_dependent", {}).items()})
+
+    def compare(self, got: list[str]) -> tuple[list[str], list[str]]:
+        """(missing, new): required findings not found, and findings neither required nor timing-dependent."""
+        found = set(got)
+        return (sorted(set(self.findings) - found),
+                sorted(found - set(self.findings) - set(self.timing_dependent)))
+
+    def updated(self, got: list[str]) -> dict[str, Any]:
+        """This file rewritten for a new audit: its timing-dependent entries kept, every other key required."""
+        return {"findings": sorted(k for k in got if k not in self.timing_dependent),
+                "timing_dependent": dict(sorted(self.timing_dependent.items()))}

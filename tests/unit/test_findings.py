@@ -46,3 +46,20 @@ def test_findings_only_for_failures_and_stable_keys():
     assert len(found) == 1
     assert found[0]["alert"] == "CacheHitRateLow" and "itself" in found[0]["likely_cause"]
     assert finding_keys(found) == ["cache_hit_rate_fires: fires CacheHitRateLow"]
+
+
+def test_expected_findings_require_the_stable_ones_and_allow_the_timing_dependent_ones():
+    import pytest
+
+    from harness.errors import HarnessError
+    from harness.scenario.findings import ExpectedFindings
+
+    want = ExpectedFindings.parse({"findings": ["a", "b"], "timing_dependent": {"c": "p95 near 5 ms"}}, "f.json")
+    assert want.compare(["a", "b"]) == ([], [])
+    assert want.compare(["a", "b", "c"]) == ([], [])
+    assert want.compare(["a", "c"]) == (["b"], [])
+    assert want.compare(["a", "b", "d"]) == ([], ["d"])
+    assert ExpectedFindings.parse(["a"], "f.json").compare(["a", "c"]) == ([], ["c"])
+    assert want.updated(["a", "c", "e"]) == {"findings": ["a", "e"], "timing_dependent": {"c": "p95 near 5 ms"}}
+    with pytest.raises(HarnessError, match="f.json"):
+        ExpectedFindings.parse({"findings": "a"}, "f.json")
