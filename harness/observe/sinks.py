@@ -85,7 +85,9 @@ class NotificationSinks:
         class Handler(_HttpHandler):
             owner = sinks
 
-        self._http = ThreadingHTTPServer((host, http_port), Handler)
+        # Port 0 would let the kernel pick, and it may pick a port the stack has just allocated (and released)
+        # for a service that has not bound it yet; allocated ports are never handed out twice.
+        self._http = ThreadingHTTPServer((host, http_port or allocate_port()), Handler)
         self._http.daemon_threads = True
         self._http_thread = threading.Thread(target=self._http.serve_forever, name="notification-sinks",
                                              daemon=True)

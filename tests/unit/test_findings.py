@@ -61,5 +61,5 @@ def test_expected_findings_require_the_stable_ones_and_allow_the_timing_dependen
     assert want.compare(["a", "b", "d"]) == ([], ["d"])
     assert ExpectedFindings.parse(["a"], "f.json").compare(["a", "c"]) == ([], ["c"])
     assert want.updated(["a", "c", "e"]) == {"findings": ["a", "e"], "timing_dependent": {"c": "p95 near 5 ms"}}
-    with pytest.raises(HarnessError, match="f.json"):
+    with pytest.raises(HarnessError, match=r"f\.json"):
         ExpectedFindings.parse({"findings": "a"}, "f.json")
