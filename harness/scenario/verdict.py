@@ -135,10 +135,13 @@ def _notified_alertnames(ev: Event) -> set[str]:
 
 
 def first_notification(events: Sequence[Event], receiver: str, alert: str, *, start: float,
-                       end: float, status: str = "firing") -> Event | None:
+                       end: float, status: str = "firing", accepted_only: bool = False) -> Event | None:
+    """The first delivery of ``alert`` to ``receiver`` in [start, end]. ``accepted_only``: only one the
+    receiver's API would take (a PagerDuty event without a routing key is answered 400, and pages nobody)."""
     for e in events:
         if e.kind == NOTIFICATION and e.name == receiver and start <= e.t <= end \
-                and alert in _notified_alertnames(e) and e.data.get("status", status) == status:
+                and alert in _notified_alertnames(e) and e.data.get("status", status) == status \
+                and not (accepted_only and e.data.get("accepted") is False):
             return e
     return None
 
@@ -149,11 +152,15 @@ def notified(events: Sequence[Event], alert: str, *, receivers: Sequence[str], n
     ``not_receivers`` hear nothing of it between ``since`` and ``until``."""
     out = []
     for r in receivers:
-        ev = first_notification(events, r, alert, start=since, end=since + within)
+        ev = first_notification(events, r, alert, start=since, end=since + within, accepted_only=True)
         expected = f"{alert} delivered to {r} within {within:.2f}s of t={since:.2f}s"
         if ev is None:
-            late = first_notification(events, r, alert, start=since, end=until)
-            obs = f"arrived late at t={late.t:.2f}s" if late else "no notification"
+            late = first_notification(events, r, alert, start=since, end=until, accepted_only=True)
+            rejected = first_notification(events, r, alert, start=since, end=until)
+            obs = f"arrived late at t={late.t:.2f}s" if late else (
+                f"delivered at t={rejected.t:.2f}s but refused by the receiver's API "
+                f"({rejected.data.get('response_status')}: {rejected.data.get('problem')})" if rejected
+                else "no notification")
             out.append(Verdict("notified", r, FAIL, expected, obs, window=(since, since + within),
                                min_latency=min_latency))
         else:

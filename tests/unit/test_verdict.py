@@ -130,3 +130,19 @@ def test_inhibited_target_seen_active_in_the_poll_that_sees_its_inhibitor_resolv
     assert inhibited(evs, "Pool", **kw).status == PASS
     early = [*evs[:2], Event(19.9, AM_STATE, "Pool", {"state": "active", "labels": warn}), *evs[3:]]
     assert inhibited(early, "Pool", **kw).status == FAIL
+
+
+def test_a_notification_the_receivers_api_refuses_is_not_a_delivery():
+    refused = Event(12, NOTIFICATION, "pagerduty-critical",
+                    {"status": "firing", "alerts": [{"labels": {"alertname": "RedisDown"}}], "accepted": False,
+                     "response_status": 400, "problem": "Event object is invalid"})
+    [v] = notified([refused], "RedisDown", receivers=["pagerduty-critical"], not_receivers=[], since=10,
+                   within=5, until=30)
+    assert v.status == FAIL and "refused by the receiver's API (400: Event object is invalid)" in v.observed
+    [ok] = notified([note(12, "pagerduty-critical")], "RedisDown", receivers=["pagerduty-critical"],
+                    not_receivers=[], since=10, within=5, until=30)
+    assert ok.status == PASS
+    # Never delivered means never attempted: a refused attempt still leaks to a receiver that must not hear.
+    [leak] = notified([refused], "RedisDown", receivers=[], not_receivers=["pagerduty-critical"], since=10,
+                      within=5, until=30)
+    assert leak.status == FAIL
