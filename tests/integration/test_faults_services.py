@@ -305,9 +305,9 @@ def test_backup_failing_makes_backups_fail_and_restores(services, backup_url):
 
 
 def process_tree(pid: int) -> list[int]:
-    from harness.faults.process import _descendants
+    from harness.proctree import descendants
 
-    return [pid, *_descendants(pid)]
+    return [pid, *descendants(pid)]
 
 
 def proc_state(pid: int) -> str | None:
