@@ -27,6 +27,7 @@ from harness.faults.service import (
     FillRedisFault,
     HoldConnectionsFault,
     PauseWalReplayFault,
+    RedisConfigFault,
     RedisConnect,
     SqlConnect,
     psycopg_connect,
@@ -151,6 +152,11 @@ class Faults:
             self.stack, fault_id=self._new_id("fill_redis", None, fault_id), fraction=fraction,
             value_bytes=value_bytes, connect=self._redis_connect))
 
+    def redis_config(self, parameter: str, value: str, *, fault_id: str | None = None) -> RedisConfigFault:
+        specs.validate_spec("redis_config", None, {"parameter": parameter, "value": value})
+        return self._add(RedisConfigFault(self.stack, fault_id=self._new_id("redis_config", None, fault_id),
+                                          parameter=parameter, value=value, connect=self._redis_connect))
+
     def fill_disk(self, fraction: float, *, fault_id: str | None = None) -> FillDiskFault:
         specs.validate_spec("fill_disk", None, {"fraction": fraction})
         return self._add(FillDiskFault(self.stack, fault_id=self._new_id("fill_disk", None, fault_id),
@@ -211,6 +217,8 @@ class Faults:
         if kind == "fill_redis":
             return self.fill_redis(float(p["fraction"]), value_bytes=int(p.get("value_bytes", 65536)),
                                    fault_id=fault_id)
+        if kind == "redis_config":
+            return self.redis_config(str(p["parameter"]), str(p["value"]), fault_id=fault_id)
         if kind == "fill_disk":
             return self.fill_disk(float(p["fraction"]), fault_id=fault_id)
         if kind == "cache_miss_storm":

@@ -481,3 +481,43 @@ class FillDiskFault(Fault):
             pass  # the namespace (and its tmpfs) went away with node_exporter
         self.filler = None
         return {"removed": True}
+
+
+class RedisConfigFault(Fault):
+    """``CONFIG SET parameter value`` on Redis (a misconfigured deployment, e.g. no maxmemory limit); the
+    original value is set back at the end."""
+
+    kind = "redis_config"
+
+    def __init__(self, target: FaultTarget, *, fault_id: str, parameter: str, value: str,
+                 connect: RedisConnect = redis_connect) -> None:
+        super().__init__(target, fault_id=fault_id, target_name="redis",
+                         params={"parameter": parameter, "value": value})
+        self.parameter = parameter
+        self.value = value
+        self._connect = connect
+        self.original: str | None = None
+
+    def _apply(self) -> Mapping[str, Any]:
+        client = self._connect(self._target.redis_url())
+        try:
+            current = client.config_get(self.parameter)
+            if self.parameter not in current:
+                raise HarnessError(f"Redis has no configuration parameter {self.parameter!r}",
+                                   hint="see `CONFIG GET *` for the names (e.g. maxmemory)")
+            self.original = str(current[self.parameter])
+            client.config_set(self.parameter, self.value)
+            return {"original": self.original, "value": self.value}
+        finally:
+            client.close()
+
+    def _undo(self) -> Mapping[str, Any]:
+        if self.original is None:
+            return {}
+        client = self._connect(self._target.redis_url())
+        try:
+            client.config_set(self.parameter, self.original)
+            restored, self.original = self.original, None
+            return {"restored": restored}
+        finally:
+            client.close()

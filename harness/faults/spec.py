@@ -131,6 +131,10 @@ KIND_SPECS: dict[str, KindSpec] = {
         "interval_s": Param(float, check=_positive, doc="seconds between flushes (default 0.05)"),
         "pattern": Param(str, doc="key glob to delete (default: FLUSHDB of the API's database)"),
     }, service="redis", doc="flush the cache continuously"),
+    "redis_config": KindSpec(SERVICE, {
+        "parameter": Param(str, required=True, doc="a Redis configuration parameter, e.g. maxmemory"),
+        "value": Param(str, required=True, doc="the value to set (the original is restored at the end)"),
+    }, service="redis", doc="CONFIG SET a misconfiguration on Redis; restored at the end"),
     "fill_disk": KindSpec(SERVICE, {
         "fraction": Param(float, required=True, check=_fraction, doc="used / size of the volume to reach"),
     }, service="node_exporter", doc="fill the data volume node_exporter watches; emptied at the end"),

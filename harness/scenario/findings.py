@@ -51,6 +51,13 @@ def lint_rule(rule: AlertRule, is_exported: Callable[[str], bool] | None = None,
         if len(ms) >= 2 and ms[0] != ms[1]:
             causes.append(f"`{ms[0]}` / `{ms[1]}` without on()/ignoring(): the two sides carry different labels, "
                           "so vector matching finds no pairs and the expression returns nothing")
+    for den in re.findall(r"/\s*([a-zA-Z_:][a-zA-Z0-9_:]*)", expr):
+        if re.search(r"memory_max|maxmemory|_max_bytes$", den) and not re.search(
+                rf"{re.escape(den)}\s*(\{{[^}}]*\}})?\s*>\s*0(?![.\d])", expr):
+            causes.append(f"divides by `{den}`, which is 0 where no limit is configured (Redis's default): the "
+                          "ratio is then +Inf and the threshold holds with no memory pressure at all; alert only "
+                          f"where `{den} > 0`")
+            break
     for m in re.finditer(r"\b(pg_up|redis_up)\b", expr):
         if not re.search(r"\bup\s*(\{|==)", expr):
             causes.append(f"relies on `{m.group(1)}` alone, which has no sample at all when the exporter cannot be "
@@ -90,6 +97,9 @@ def audit_findings(catalog: Catalog, results: list[ScenarioResult],
             rule = catalog.alerts.get(alert)
             causes = receiver_causes(catalog, v.subject) if v.check == "notified" else []
             causes += lint_rule(rule, is_exported, catalog.record_exprs) if rule is not None and not causes else []
+            if v.check == "silent":
+                # It fired, so a cause that says the expression cannot return anything is not this one.
+                causes = [c for c in causes if "returns nothing" not in c and "can never fire" not in c]
             findings.append({
                 "scenario": res.name, "alert": alert, "check": v.check, "subject": v.subject,
                 "expectation": v.expected, "happened": v.observed,

@@ -240,6 +240,13 @@ class FakeRedis:
     def delete(self, *keys: str) -> int:
         return sum(1 for k in keys if self.data.pop(k, None) is not None)
 
+    def config_get(self, parameter: str) -> dict[str, str]:
+        return {"maxmemory": str(self.maxmemory)} if parameter == "maxmemory" else {}
+
+    def config_set(self, parameter: str, value: str) -> None:
+        assert parameter == "maxmemory"
+        self.maxmemory = int(value)
+
     def flushdb(self) -> None:
         if self.fail_flush:
             raise ConnectionError("redis down")
@@ -661,6 +668,16 @@ def test_fill_redis_reaches_the_fraction_and_deletes_its_keys(stack, http):
     assert r.data == {} and f.written == 0
     assert stack.timeline.events(FAULT_START)[0].data["ratio"] >= 0.8
     assert stack.timeline.events(FAULT_END)[0].data["deleted"] > 0
+
+
+def test_redis_config_sets_a_misconfiguration_and_restores_the_original(stack, http):
+    r = FakeRedis(maxmemory=64 * 2**20)
+    with make(stack, http, redis=r).redis_config("maxmemory", "0") as fault:
+        assert r.maxmemory == 0
+        assert stack.timeline.events(FAULT_START)[0].data["original"] == str(64 * 2**20)
+    assert r.maxmemory == 64 * 2**20 and fault.original is None
+    with pytest.raises(HarnessError, match="no configuration parameter 'maxmemry'"):
+        make(stack, http, redis=r).redis_config("maxmemry", "0").start()
 
 
 def test_fill_redis_without_maxmemory_says_what_to_do(stack, http):

@@ -63,3 +63,13 @@ def test_expected_findings_require_the_stable_ones_and_allow_the_timing_dependen
     assert want.updated(["a", "c", "e"]) == {"findings": ["a", "e"], "timing_dependent": {"c": "p95 near 5 ms"}}
     with pytest.raises(HarnessError, match=r"f\.json"):
         ExpectedFindings.parse({"findings": "a"}, "f.json")
+
+
+def test_an_alert_that_fired_is_not_said_to_return_nothing():
+    # RedisMemoryHigh fired with no maxmemory limit: the cause is the division by 0, not label matching.
+    res = ScenarioResult("redis_memory_unlimited", "f.yaml", 0, 10, 60, verdicts=[
+        Verdict("silent", "RedisMemoryHigh", FAIL, "not firing", "firing from t=4s")])
+    [found] = audit_findings(SEED, [res], exported)
+    assert "divides by `redis_memory_max_bytes`" in found["likely_cause"]
+    assert "returns nothing" not in found["likely_cause"]
+    assert "divides by" not in causes(REF, "RedisMemoryHigh")
