@@ -117,6 +117,9 @@ class ScenarioRunner:
             faults = self._faults()
             self._play_faults(scn, t0, faults, fault_times)
             _sleep_until(clock, t0 + self.timing.real(scn.duration), self.opt.sleep)
+            # With the load still running (it runs 5 s past the scenario), so an alert cannot "resolve"
+            # merely because traffic stopped.
+            self._await_resolutions(scn, timeline, fault_times)
         except Exception as exc:  # the run failed; keep what was recorded and say why
             log.exception("scenario %s failed to run", scn.name)
             result.error = f"{type(exc).__name__}: {exc}"
@@ -138,8 +141,6 @@ class ScenarioRunner:
                 if start is not None:
                     result.faults.append({"id": f.id, "kind": f.kind, "target": f.target, "start": start,
                                           "end": stop if stop is not None else now, "params": dict(f.params)})
-        if result.error is None:
-            self._await_resolutions(scn, timeline, fault_times)
         result.ended = clock.now()
         if result.error is None:
             self._slo_rows = []
@@ -266,7 +267,7 @@ class ScenarioRunner:
     def _await_resolutions(self, scn: Scenario, timeline: Timeline,
                            fault_times: dict[str, tuple[float, float | None]]) -> None:
         """Keep observing past the scenario's end while a ``resolves`` expectation is still open: a fault
-        that took long to apply or undo ends late, and its alert may resolve after the load stopped."""
+        that took long to apply or undo ends late, and its alert may resolve after the scenario's end."""
         clock: RunClock = self.stack.clock
         for e in scn.expectations:
             if e.kind != "resolves":
