@@ -324,9 +324,11 @@ class ScenarioRunner:
                               since=self._since(scn, e, times, 0), within=within, until=end,
                               min_latency=tm.min_notify(rule, self.catalog.group_wait_s))
         if e.kind == "inhibited":
+            recorder = getattr(self.stack, "recorder", None)
             return [V.inhibited(events, e.subject, by=str(e.params["by"]), start=t0, end=end,
                                 receivers=list(e.params.get("receivers", [])), labels=labels,
-                                by_labels=e.params.get("by_labels"))]
+                                by_labels=e.params.get("by_labels"),
+                                poll_s=float(getattr(recorder, "interval_s", 0.0)))]
         if e.kind == "latency":
             from harness.durations import parse_duration
 

@@ -178,8 +178,13 @@ def notified(events: Sequence[Event], alert: str, *, receivers: Sequence[str], n
 
 def inhibited(events: Sequence[Event], alert: str, *, by: str, start: float, end: float,
               receivers: Sequence[str] = (), labels: Mapping[str, str] | None = None,
-              by_labels: Mapping[str, str] | None = None) -> Verdict:
+              by_labels: Mapping[str, str] | None = None, poll_s: float = 0.0) -> Verdict:
     """While ``by`` is active in Alertmanager, ``alert`` is suppressed there and reaches no receiver.
+
+    Alertmanager states are polled, so the inhibitor's recorded span is late by up to ``poll_s`` at each
+    end, while a notification's time is its exact arrival: a delivery within ``poll_s`` of either end
+    (Alertmanager un-muting the target the moment the inhibitor resolved, before the next poll saw it)
+    is not counted as a leak.
 
     AM_STATE events carry ``data = {"state": "active"|"suppressed", "labels": {...}, "inhibited_by": [...]}``.
     """
@@ -203,8 +208,8 @@ def inhibited(events: Sequence[Event], alert: str, *, by: str, start: float, end
     # Active while the inhibitor is active is the failure; active after it resolved is Alertmanager working.
     active = [e for e in mine if e.data.get("state") == "active" and during(e.t)]
     leaked_to = [r for r in receivers
-                 if any((n := first_notification(events, r, alert, start=a, end=b)) is not None and during(n.t)
-                        for a, b in spans)]
+                 if any(first_notification(events, r, alert, start=a + poll_s, end=b - poll_s - 1e-9) is not None
+                        for a, b in spans if b - a > 2 * poll_s)]
     if suppressed and not leaked_to and not active:
         return Verdict("inhibited", alert, PASS, expected,
                        f"suppressed from t={suppressed[0].t:.2f}s, no notification while {by} was active",

@@ -146,3 +146,18 @@ def test_a_notification_the_receivers_api_refuses_is_not_a_delivery():
     [leak] = notified([refused], "RedisDown", receivers=[], not_receivers=["pagerduty-critical"], since=10,
                       within=5, until=30)
     assert leak.status == FAIL
+
+
+def test_inhibited_a_delivery_as_the_inhibitor_resolves_is_not_a_leak_within_one_poll():
+    # Alertmanager un-mutes the warning the moment the critical resolves and delivers it at t=19.95; the
+    # next poll (every 0.125 s) sees the critical resolved at t=20.0.
+    crit = {"alertname": "Pool", "severity": "critical"}
+    warn = {"alertname": "Pool", "severity": "warning"}
+    kw = dict(by="Pool", labels={"severity": "warning"}, by_labels={"severity": "critical"}, start=0, end=30,
+              receivers=["slack-warnings"], poll_s=0.125)
+    evs = [Event(10, AM_STATE, "Pool", {"state": "active", "labels": crit}),
+           Event(10, AM_STATE, "Pool", {"state": "suppressed", "labels": warn, "inhibited_by": ["f"]}),
+           Event(20, AM_STATE, "Pool", {"state": "resolved", "labels": crit})]
+    assert inhibited([*evs, note(19.95, "slack-warnings", "Pool")], "Pool", **kw).status == PASS
+    assert inhibited([*evs, note(19.5, "slack-warnings", "Pool")], "Pool", **kw).status == FAIL
+    assert inhibited([*evs, note(19.95, "slack-warnings", "Pool")], "Pool", **{**kw, "poll_s": 0.0}).status == FAIL
