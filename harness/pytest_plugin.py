@@ -219,11 +219,10 @@ class ScenarioItem(pytest.Item):
         hs.results.append(result)
         if not result.passed:
             raise ScenarioFailed(result)
-        unsupported = [v for v in result.verdicts if v.status == "unsupported"]
-        if unsupported and len(unsupported) == len(result.verdicts):
+        if result.unexercised:
             # Nothing was exercised: say so in pytest's own terms (-rs lists it), not as a pass.
             pytest.skip("not exercised on this machine: " + "; ".join(f"{v.subject}: {v.observed}"
-                                                                      for v in unsupported))
+                                                                      for v in result.unexercised))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ScenarioFailed):

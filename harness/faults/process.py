@@ -10,7 +10,7 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.faults.fault import Fault
 from harness.faults.target import FaultTarget, ProcessHandle
-from harness.proctree import descendants
+from harness.proctree import signal_tree
 
 GroupSignaller = Callable[[ProcessHandle, int], None]
 
@@ -31,18 +31,9 @@ def signal_process_group(handle: ProcessHandle, sig: int) -> None:
     pid = handle.pid
     if pid is None:
         raise HarnessError("the service has no pid (not running, or a backend without local processes)")
-    tree = descendants(pid)  # before signalling: a killed parent's children are reparented away
     pgid = os.getpgid(pid)
-    if pgid == pid and pgid != os.getpgrp():
-        os.killpg(pgid, sig)
-    else:
-        # Not a group leader: signalling its group could hit the harness itself.
-        os.kill(pid, sig)
-    for target in tree:
-        try:
-            os.kill(target, sig)
-        except ProcessLookupError:
-            pass
+    # Not a group leader: signalling its group could hit the harness itself.
+    signal_tree(pid, sig, pgid=pgid if pgid == pid and pgid != os.getpgrp() else None)
 
 
 class _ProcessFault(Fault):

@@ -17,6 +17,19 @@ from harness.errors import HarnessError
 _RANGE = re.compile(r"\[(\d+(?:ms|[smhdwy]))(?::\d+(?:ms|[smhdwy])?)?\]")
 
 
+def widest_window_s(expr: str) -> float:
+    """Largest range window in a PromQL expression (production seconds), 0 for instant-only ones."""
+    return max((parse_duration(m.group(1)) for m in _RANGE.finditer(expr)), default=0.0)
+
+
+def expand_records(expr: str, records: Mapping[str, str], depth: int = 3) -> str:
+    """The expression with the expressions of the recording rules it reads appended (they are part of it)."""
+    if depth == 0:
+        return expr
+    used = [name for name in records if re.search(rf"(?<![\w:]){re.escape(name)}(?![\w:])", expr)]
+    return " \n".join([expr] + [expand_records(records[n], records, depth - 1) for n in used])
+
+
 @dataclass(frozen=True)
 class AlertRule:
     name: str
@@ -30,7 +43,7 @@ class AlertRule:
     @property
     def max_window_s(self) -> float:
         """Largest range window in the expression (production seconds), 0 for instant-only rules."""
-        return max((parse_duration(m.group(1)) for m in _RANGE.finditer(self.expr)), default=0.0)
+        return widest_window_s(self.expr)
 
 
 @dataclass(frozen=True)
@@ -45,20 +58,8 @@ class Catalog:
 
     def effective_window_s(self, name: str) -> float:
         """Largest range window an alert depends on (production seconds): its own, and those of the recording
-        rules it reads, transitively. An alert on a 30-day budget record is a 30-day alert."""
-        from harness.rules.metrics import metric_names
-
-        seen: set[str] = set()
-        widest = 0.0
-        todo = [self.rule(name).expr]
-        while todo:
-            expr = todo.pop()
-            widest = max(widest, max((parse_duration(m.group(1)) for m in _RANGE.finditer(expr)), default=0.0))
-            for metric in metric_names(expr):
-                if metric in self.record_exprs and metric not in seen:
-                    seen.add(metric)
-                    todo.append(self.record_exprs[metric])
-        return widest
+        rules it reads. An alert on a 30-day budget record is a 30-day alert."""
+        return widest_window_s(expand_records(self.rule(name).expr, self.record_exprs))
 
     def sticky_alerts(self, drain_s: float) -> frozenset[str]:
         """Alerts whose windows outlast ``drain_s`` production seconds: once firing they cannot resolve between

@@ -60,7 +60,7 @@ def print_summary(out: SuiteResult, plan: Plan) -> None:
         detail = r.error or "; ".join(f"{v.check} {v.subject}: {v.observed}" for v in failed[:2])
         if not detail and unsupported:
             detail = "; ".join(f"not exercised: {v.subject}: {v.observed}" for v in unsupported)
-        status = _status(r) if not (unsupported and r.passed and len(unsupported) == len(r.verdicts)) else "UNSUP"
+        status = "UNSUP" if r.unexercised else _status(r)
         print(f"{r.name:<{width}}  {status:<6}  {sum(v.ok for v in r.verdicts):>2}/{len(r.verdicts):<3}  "
               f"{detail[:160]}")
     for name, missing in plan.not_applicable.items():

@@ -11,24 +11,16 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.rules.metrics import metric_names
-from harness.scenario.catalog import AlertRule, Catalog
+from harness.scenario.catalog import AlertRule, Catalog, expand_records
 from harness.scenario.result import FAIL, ScenarioResult
 
 _RATE_SEL = re.compile(r"rate\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{([^}]*)\})?\s*\[")
 
 
-def _expand(expr: str, records: Mapping[str, str], depth: int = 3) -> str:
-    """The expression with the expressions of the recording rules it reads appended (they are part of it)."""
-    if depth == 0:
-        return expr
-    used = [name for name in records if re.search(rf"(?<![\w:]){re.escape(name)}(?![\w:])", expr)]
-    return " \n".join([expr] + [_expand(records[n], records, depth - 1) for n in used])
-
-
 def lint_rule(rule: AlertRule, is_exported: Callable[[str], bool] | None = None,
               records: Mapping[str, str] | None = None) -> list[str]:
     """Suspected problems in a rule's expression (and the recording rules it reads), most specific first."""
-    expr = _expand(rule.expr, records or {})
+    expr = expand_records(rule.expr, records or {})
     causes: list[str] = []
     if is_exported is not None:
         for name in dict.fromkeys(metric_names(expr)):

@@ -53,6 +53,13 @@ class ScenarioResult:
     notes: list[str] = field(default_factory=list)  # what the reader should know (alerts active at start)
 
     @property
+    def unexercised(self) -> list[Verdict]:
+        """Every verdict, when all are UNSUPPORTED (the scenario exercised nothing here); else none."""
+        if self.verdicts and all(v.status == UNSUPPORTED for v in self.verdicts):
+            return list(self.verdicts)
+        return []
+
+    @property
     def passed(self) -> bool:
         return self.error is None and all(v.status in (PASS, UNSUPPORTED) for v in self.verdicts)
 

@@ -56,13 +56,12 @@ def _sleep_until(clock: RunClock, t: float, sleep: Callable[[float], None]) -> N
 
 def wait_quiet(prom: PrometheusClient, clock: RunClock, timeout: float, sleep: Callable[[float], None],
                ignore: frozenset[str] = frozenset()) -> list[str]:
-    """Wait until Prometheus shows no pending or firing alert; return the names still active at timeout
-    (noise the scenario starts with, reported rather than hidden)."""
+    """Wait until Prometheus shows no pending or firing alert outside ``ignore``; return every alert name
+    still active then (those outside ``ignore`` are noise the scenario starts with, reported not hidden)."""
     deadline = clock.now() + timeout
-    active: list[str] = []
     while True:
-        active = sorted({a["labels"].get("alertname", "?") for a in prom.alerts()} - ignore)
-        if not active or clock.now() >= deadline:
+        active = sorted({a["labels"].get("alertname", "?") for a in prom.alerts()})
+        if not set(active) - ignore or clock.now() >= deadline:
             return active
         sleep(0.25)
 
@@ -96,13 +95,13 @@ class ScenarioRunner:
             if scn.fresh_history or self.opt.fresh_history:
                 self.prom.delete_all_series()
                 timeline.record(clock.now(), MARK, "fresh_history", scenario=scn.name)
-            noise = wait_quiet(self.prom, clock, self.opt.quiet_timeout, self.opt.sleep, self.opt.sticky_alerts)
+            active = wait_quiet(self.prom, clock, self.opt.quiet_timeout, self.opt.sleep, self.opt.sticky_alerts)
+            noise = [a for a in active if a not in self.opt.sticky_alerts]
+            carried = [a for a in active if a in self.opt.sticky_alerts]
             if noise:
                 timeline.record(clock.now(), MARK, "noise_at_start", scenario=scn.name, alerts=noise)
                 result.notes.append(f"still active when the scenario started (did not resolve within "
                                     f"{self.opt.quiet_timeout:.0f}s): {', '.join(noise)}")
-            carried = sorted({a["labels"].get("alertname", "?") for a in self.prom.alerts()}
-                             & self.opt.sticky_alerts)
             if carried:
                 timeline.record(clock.now(), MARK, "carried_over", scenario=scn.name, alerts=carried)
                 result.notes.append(f"active from earlier scenarios, not waited for (windows longer than the "

@@ -85,11 +85,20 @@ def test_latency_budget():
     assert latency_budget(np.array([]), "/x", percentile=95, budget=1).status == FAIL
 
 
+CRIT = {"alertname": "Pool", "severity": "critical"}
+WARN = {"alertname": "Pool", "severity": "warning"}
+# The warning tier of Pool inhibited by its critical tier; the warning must not reach slack-warnings.
+POOL = dict(by="Pool", labels={"severity": "warning"}, by_labels={"severity": "critical"}, start=0, end=30,
+            receivers=["slack-warnings"])
+
+
+def am(t, labels, state, **extra):
+    return Event(t, AM_STATE, "Pool", {"state": state, "labels": labels, **extra})
+
+
 def test_inhibited_with_labels():
-    crit = {"alertname": "Pool", "severity": "critical"}
-    warn = {"alertname": "Pool", "severity": "warning"}
-    evs = [Event(10, AM_STATE, "Pool", {"state": "active", "labels": crit}),
-           Event(11, AM_STATE, "Pool", {"state": "suppressed", "labels": warn, "inhibited_by": ["f"]})]
+    evs = [am(10, CRIT, "active"),
+           am(11, WARN, "suppressed", inhibited_by=["f"])]
     v = inhibited(evs, "Pool", by="Pool", labels={"severity": "warning"}, by_labels={"severity": "critical"},
                   start=0, end=30)
     assert v.status == PASS
@@ -99,37 +108,29 @@ def test_inhibited_with_labels():
 
 
 def test_inhibited_target_may_go_active_once_the_inhibitor_resolves():
-    crit = {"alertname": "Pool", "severity": "critical"}
-    warn = {"alertname": "Pool", "severity": "warning"}
-    kw = dict(by="Pool", labels={"severity": "warning"}, by_labels={"severity": "critical"}, start=0, end=30,
-              receivers=["slack-warnings"])
-    evs = [Event(10, AM_STATE, "Pool", {"state": "active", "labels": crit}),
-           Event(11, AM_STATE, "Pool", {"state": "suppressed", "labels": warn, "inhibited_by": ["f"]}),
-           Event(20, AM_STATE, "Pool", {"state": "resolved", "labels": crit}),
-           Event(21, AM_STATE, "Pool", {"state": "active", "labels": warn}),
+    evs = [am(10, CRIT, "active"),
+           am(11, WARN, "suppressed", inhibited_by=["f"]),
+           am(20, CRIT, "resolved"),
+           am(21, WARN, "active"),
            note(22, "slack-warnings", "Pool")]
-    assert inhibited(evs, "Pool", **kw).status == PASS
-    during = [*evs[:2], Event(15, AM_STATE, "Pool", {"state": "active", "labels": warn})]
-    v = inhibited(during, "Pool", **kw)
+    assert inhibited(evs, "Pool", **POOL).status == PASS
+    during = [*evs[:2], am(15, WARN, "active")]
+    v = inhibited(during, "Pool", **POOL)
     assert v.status == FAIL and "while Pool was active" in v.observed
     leak = [*evs[:2], note(12, "slack-warnings", "Pool")]
-    assert inhibited(leak, "Pool", **kw).status == FAIL
+    assert inhibited(leak, "Pool", **POOL).status == FAIL
 
 
 def test_inhibited_target_seen_active_in_the_poll_that_sees_its_inhibitor_resolve():
     # One Alertmanager answer shows the critical gone and the warning active: both recorded at t=20.
-    crit = {"alertname": "Pool", "severity": "critical"}
-    warn = {"alertname": "Pool", "severity": "warning"}
-    kw = dict(by="Pool", labels={"severity": "warning"}, by_labels={"severity": "critical"}, start=0, end=30,
-              receivers=["slack-warnings"])
-    evs = [Event(10, AM_STATE, "Pool", {"state": "active", "labels": crit}),
-           Event(10, AM_STATE, "Pool", {"state": "suppressed", "labels": warn, "inhibited_by": ["f"]}),
-           Event(20, AM_STATE, "Pool", {"state": "active", "labels": warn}),
-           Event(20, AM_STATE, "Pool", {"state": "resolved", "labels": crit}),
+    evs = [am(10, CRIT, "active"),
+           am(10, WARN, "suppressed", inhibited_by=["f"]),
+           am(20, WARN, "active"),
+           am(20, CRIT, "resolved"),
            note(20, "slack-warnings", "Pool")]
-    assert inhibited(evs, "Pool", **kw).status == PASS
-    early = [*evs[:2], Event(19.9, AM_STATE, "Pool", {"state": "active", "labels": warn}), *evs[3:]]
-    assert inhibited(early, "Pool", **kw).status == FAIL
+    assert inhibited(evs, "Pool", **POOL).status == PASS
+    early = [*evs[:2], am(19.9, WARN, "active"), *evs[3:]]
+    assert inhibited(early, "Pool", **POOL).status == FAIL
 
 
 def test_a_notification_the_receivers_api_refuses_is_not_a_delivery():
@@ -151,13 +152,10 @@ def test_a_notification_the_receivers_api_refuses_is_not_a_delivery():
 def test_inhibited_a_delivery_as_the_inhibitor_resolves_is_not_a_leak_within_one_poll():
     # Alertmanager un-mutes the warning the moment the critical resolves and delivers it at t=19.95; the
     # next poll (every 0.125 s) sees the critical resolved at t=20.0.
-    crit = {"alertname": "Pool", "severity": "critical"}
-    warn = {"alertname": "Pool", "severity": "warning"}
-    kw = dict(by="Pool", labels={"severity": "warning"}, by_labels={"severity": "critical"}, start=0, end=30,
-              receivers=["slack-warnings"], poll_s=0.125)
-    evs = [Event(10, AM_STATE, "Pool", {"state": "active", "labels": crit}),
-           Event(10, AM_STATE, "Pool", {"state": "suppressed", "labels": warn, "inhibited_by": ["f"]}),
-           Event(20, AM_STATE, "Pool", {"state": "resolved", "labels": crit})]
+    kw = {**POOL, "poll_s": 0.125}
+    evs = [am(10, CRIT, "active"),
+           am(10, WARN, "suppressed", inhibited_by=["f"]),
+           am(20, CRIT, "resolved")]
     assert inhibited([*evs, note(19.95, "slack-warnings", "Pool")], "Pool", **kw).status == PASS
     assert inhibited([*evs, note(19.5, "slack-warnings", "Pool")], "Pool", **kw).status == FAIL
     assert inhibited([*evs, note(19.95, "slack-warnings", "Pool")], "Pool", **{**kw, "poll_s": 0.0}).status == FAIL

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.proctree import descendants
+from harness.proctree import signal_tree
 from harness.stack.core.ports import ensure_port_free
 from harness.stack.core.readiness import ReadyCheck, backoff_delays
 from harness.stack.core.runstate import RunContext
@@ -143,14 +143,7 @@ class ManagedProcess:
         they run in sessions of their own, outside the postmaster's group."""
         if self._proc is None or self._proc.poll() is not None:
             raise HarnessError(f"{self.name} is not running", hint="start it first (process(name).start())")
-        children = descendants(self._proc.pid)
-        if sig == signal.SIGCONT:
-            os.killpg(self._proc.pid, sig)  # the leader first, so children resume into a live parent
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, sig)
-        if sig != signal.SIGCONT:
-            os.killpg(self._proc.pid, sig)
+        signal_tree(self._proc.pid, sig, pgid=self._proc.pid)  # spawned with a session (and group) of its own
 
     def stop(self, timeout: float = 10.0) -> None:
         proc = self._proc
@@ -158,7 +151,7 @@ class ManagedProcess:
             return
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                self.signal(signal.SIGCONT)  # a frozen process cannot act on SIGTERM
+                signal_tree(proc.pid, signal.SIGCONT, pgid=proc.pid)  # a frozen process cannot act on SIGTERM
                 os.killpg(proc.pid, self.stop_signal)
             try:
                 proc.wait(timeout)
@@ -176,12 +169,8 @@ class ManagedProcess:
     def _reap_group(self, proc: subprocess.Popen[bytes]) -> None:
         # Kill stragglers of the group (uvicorn workers) and descendants in sessions of their own (Postgres
         # backends), even when the leader already exited.
-        children = descendants(proc.pid) if proc.poll() is None else []
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        for child in children:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(child, signal.SIGKILL)
+            signal_tree(proc.pid, signal.SIGKILL, pgid=proc.pid)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(5)
         deadline = time.monotonic() + 5

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.proctree import descendants
+from harness.proctree import signal_tree
 
 log = logging.getLogger("harness.stack")
 
@@ -157,14 +157,8 @@ def kill_run_processes(run_id: str, pids: list[int], start_times: dict[str, int]
         ours = process_run_id(pid) == run_id or (recorded is not None and process_alive(pid, recorded))
         if not ours:
             continue  # gone, or a recycled pid that belongs to someone else
-        children = descendants(pid)  # before the kill: orphans are re-parented and lost to us
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(os.getpgid(pid), signal.SIGKILL)
-            killed.append(pid)
-        for child in children:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(child, signal.SIGKILL)
-                killed.append(child)
+            killed += signal_tree(pid, signal.SIGKILL, pgid=os.getpgid(pid))
     for pid in pids_of_run(run_id):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
