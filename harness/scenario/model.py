@@ -93,6 +93,9 @@ class Scenario:
     # Start from an empty metrics history (all series deleted through Prometheus's admin API): for rules
     # whose windows outlast a run (a 30-day error budget) and would carry earlier scenarios' errors.
     fresh_history: bool = False
+    # The largest time scale at which this scenario means something (its windows hold enough requests to
+    # resolve its thresholds); the run's scale is capped by it. None: no cap of its own.
+    max_time_scale: float | None = None
 
     def fault(self, fault_id: str | None) -> FaultSpec | None:
         if fault_id is None:
@@ -165,7 +168,7 @@ def parse_scenario(text: str, *, file: str = "<string>", default_name: str = "sc
     top = Located(file, 1)
     root = _mapping(doc, top, "(document)")
     _check_keys(root, {"name", "description", "tags", "duration", "warmup", "load", "faults", "expect",
-                      "fresh_history"}, file, "")
+                      "fresh_history", "max_time_scale"}, file, "")
 
     def at(node: Any, key: Any) -> Located:
         return Located(file, _line(node, key))
@@ -242,6 +245,16 @@ def parse_scenario(text: str, *, file: str = "<string>", default_name: str = "sc
             expectations.append(Expectation(kind=kind, subject=s, params=params, where=where,
                                             lines=_field_lines(en)))
 
+    max_scale: float | None = None
+    if root.get("max_time_scale") is not None:
+        try:
+            max_scale = float(root["max_time_scale"])
+        except (TypeError, ValueError):
+            max_scale = 0.0
+        if max_scale < 1:
+            raise at(root, "max_time_scale").error("max_time_scale", f"must be a number >= 1, got "
+                                                   f"{root['max_time_scale']!r}", hint="e.g. max_time_scale: 30")
+
     tags = root.get("tags") or []
     return Scenario(
         name=str(root.get("name", default_name)),
@@ -254,4 +267,5 @@ def parse_scenario(text: str, *, file: str = "<string>", default_name: str = "sc
         expectations=tuple(expectations),
         tags=tuple(str(t) for t in tags),
         fresh_history=bool(root.get("fresh_history", False)),
+        max_time_scale=max_scale,
     )
