@@ -52,6 +52,9 @@ class Fault:
         self.state = PENDING
         self.started_t: float | None = None
         self.ended_t: float | None = None
+        # The level the fault achieved, measured on the component (a calibrated fault's ratio, the share of
+        # connections held, the memory or disk fraction reached); the runner puts it in the report.
+        self.achieved: dict[str, Any] = {}
         self._lock = threading.RLock()
 
     # -- what subclasses provide -------------------------------------------------------------------

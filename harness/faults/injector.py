@@ -10,6 +10,7 @@ from typing import Any
 import requests
 
 from harness.faults import spec as specs
+from harness.faults.calibrated import CacheHitRatioFault, ErrorRatioFault, QueryLatencyFault
 from harness.faults.fault import Fault, FaultError, Schedule
 from harness.faults.network import USER_AGENT, ProxyDownFault, ToxicFault, ToxiproxyApi
 from harness.faults.process import (
@@ -180,6 +181,26 @@ class Faults:
             self.stack, fault_id=self._new_id("backup_failing", None, fault_id), session=self.session,
             last_success_age_seconds=last_success_age_seconds))
 
+    # -- calibrated, inside the API -------------------------------------------------------------------
+    def error_ratio(self, ratio: float, *, endpoint: str | None = None,
+                    fault_id: str | None = None) -> ErrorRatioFault:
+        params: dict[str, Any] = {"ratio": ratio}
+        if endpoint is not None:
+            params["endpoint"] = endpoint
+        specs.validate_spec("error_ratio", None, params)
+        return self._add(ErrorRatioFault(self.stack, fault_id=self._new_id("error_ratio", None, fault_id),
+                                         session=self.session, ratio=ratio, endpoint=endpoint))
+
+    def cache_hit_ratio(self, ratio: float, *, fault_id: str | None = None) -> CacheHitRatioFault:
+        specs.validate_spec("cache_hit_ratio", None, {"ratio": ratio})
+        return self._add(CacheHitRatioFault(self.stack, fault_id=self._new_id("cache_hit_ratio", None, fault_id),
+                                            session=self.session, ratio=ratio))
+
+    def query_latency(self, query: str, latency_ms: float, *, fault_id: str | None = None) -> QueryLatencyFault:
+        specs.validate_spec("query_latency", None, {"query": query, "latency_ms": latency_ms})
+        return self._add(QueryLatencyFault(self.stack, fault_id=self._new_id("query_latency", None, fault_id),
+                                           session=self.session, query=query, latency_ms=latency_ms))
+
     # -- from a scenario file ------------------------------------------------------------------------
     def _services(self) -> Collection[str]:
         services = getattr(self.stack, "services", None)
@@ -224,6 +245,12 @@ class Faults:
         if kind == "cache_miss_storm":
             return self.cache_miss_storm(interval_s=float(p.get("interval_s", 0.05)), pattern=p.get("pattern"),
                                          fault_id=fault_id)
+        if kind == "error_ratio":
+            return self.error_ratio(float(p["ratio"]), endpoint=p.get("endpoint"), fault_id=fault_id)
+        if kind == "cache_hit_ratio":
+            return self.cache_hit_ratio(float(p["ratio"]), fault_id=fault_id)
+        if kind == "query_latency":
+            return self.query_latency(str(p["query"]), float(p["latency_ms"]), fault_id=fault_id)
         if kind == "backup_failing":
             age = p.get("last_success_age_seconds")
             return self.backup_failing(None if age is None else float(age), fault_id=fault_id)

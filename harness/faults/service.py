@@ -140,6 +140,7 @@ class PauseWalReplayFault(Fault):
         info = dict(self._run("SELECT pg_wal_replay_pause()", must_be_replica=True))
         if self._wal_mb:
             info.update(self._write_wal())
+            self.achieved = {"wal_written_bytes": info["wal_written_bytes"]}
         return info
 
     def _undo(self) -> Mapping[str, Any]:
@@ -189,6 +190,9 @@ class HoldConnectionsFault(Fault):
             self.held.append(conn)
             if self.hold_state == "active":
                 conn.send(f"SELECT pg_sleep({self.SLEEP_S})")
+        # The admin connection counted in in_use is closed; the held ones joined the rest.
+        self.achieved = {"connections": in_use - 1 + len(self.held), "max_connections": max_conn,
+                         "fraction": (in_use - 1 + len(self.held)) / max_conn}
         return {"max_connections": max_conn, "in_use_before": in_use, "goal": goal, "held": len(self.held),
                 **({"refused": refused} if refused else {})}
 
@@ -278,6 +282,7 @@ class FillRedisFault(Fault):
                     raise HarnessError(f"Redis memory stopped growing at {used / maxmem:.1%} of maxmemory "
                                        f"(policy {policy}); cannot reach {self.fraction:.0%}",
                                        hint="an allkeys-* eviction policy evicts the filler; use a lower fraction")
+            self.achieved = {"used_memory": used, "maxmemory": maxmem, "fraction": used / maxmem}
             return {"maxmemory": maxmem, "used_memory": used, "ratio": used / maxmem, "keys": self.written,
                     "policy": policy}
         finally:
@@ -469,8 +474,9 @@ class FillDiskFault(Fault):
             while left > 0:
                 left -= fh.write(zeros[:min(left, self.CHUNK)])
         st = os.statvfs(root)
-        return {"size_bytes": size, "written_bytes": need,
-                "used_fraction": 1 - st.f_bavail / st.f_blocks if st.f_blocks else None}
+        used = 1 - st.f_bavail / st.f_blocks if st.f_blocks else None
+        self.achieved = {"used_fraction": used}
+        return {"size_bytes": size, "written_bytes": need, "used_fraction": used}
 
     def _undo(self) -> Mapping[str, Any]:
         if self.filler is None:

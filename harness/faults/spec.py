@@ -42,6 +42,10 @@ TOXIC_REQUIRED: dict[str, tuple[str, ...]] = {
     "slicer": ("average_size",), "limit_data": ("bytes",),
 }
 STREAMS = ("upstream", "downstream")
+# The sample API's route templates and named queries (stack/api/betting_api), which calibrated faults select.
+API_ROUTES = ("/api/active-bets", "/api/bets", "/api/users/{id}/bets", "/api/markets/{id}/exposure",
+              "/api/reports/daily-volume", "/api/meta")
+API_QUERIES = ("query1", "place_bet", "query2", "query3", "query4")
 NETWORK, PROCESS, SERVICE = "network", "process", "service"
 
 
@@ -83,6 +87,15 @@ def _positive(v: Any) -> str | None:
 
 def _non_negative(v: Any) -> str | None:
     return None if v >= 0 else f"must be >= 0, got {v!r}"
+
+
+def _ratio_or_zero(v: Any) -> str | None:
+    return None if 0 <= v <= 1 else f"must be in [0, 1], got {v!r}"
+
+
+def _below_db_deadline(v: Any) -> str | None:
+    # The API bounds every database call by its 1 s deadline (BETTING_DB_TIMEOUT_S): more is a 503, not latency.
+    return None if 0 < v < 1000 else f"must be in (0, 1000) ms (the API's database deadline is 1 s), got {v!r}"
 
 
 def _choice(options: tuple[str, ...]) -> Check:
@@ -138,11 +151,27 @@ KIND_SPECS: dict[str, KindSpec] = {
     "fill_disk": KindSpec(SERVICE, {
         "fraction": Param(float, required=True, check=_fraction, doc="used / size of the volume to reach"),
     }, service="node_exporter", doc="fill the data volume node_exporter watches; emptied at the end"),
+    # Calibrated faults inside the API (harness/faults/calibrated.py, stack/api/betting_api/control.py).
+    "error_ratio": KindSpec(SERVICE, {
+        "ratio": Param(float, required=True, check=_fraction, doc="share of requests answered 500 (every Nth)"),
+        "endpoint": Param(str, check=_choice(API_ROUTES),
+                          doc="one route template, e.g. /api/active-bets (default: one counter over all requests)"),
+    }, service="api", doc="the API answers 500 to exactly this share of one endpoint's (or all) requests"),
+    "cache_hit_ratio": KindSpec(SERVICE, {
+        "ratio": Param(float, required=True, check=_ratio_or_zero, doc="share of active-bets reads served from cache"),
+    }, service="api", doc="at most this share of active-bets reads hit the cache; the rest are real misses"),
+    "query_latency": KindSpec(SERVICE, {
+        "query": Param(str, required=True, check=_choice(API_QUERIES), doc="the query to slow down"),
+        "latency_ms": Param(float, required=True, check=_below_db_deadline, doc="milliseconds added to each call"),
+    }, service="api", doc="add latency_ms to one named query, and to nothing else"),
     "backup_failing": KindSpec(SERVICE, {
         "last_success_age_seconds": Param(float, check=_non_negative,
                                           doc="also backdate the last success by this many seconds"),
     }, service="backup", doc="make the backup job's runs fail; restored at the end"),
 }
+
+# Faults set through the API's control interface: one of each kind at a time.
+API_CONTROL_KINDS = ("error_ratio", "cache_hit_ratio", "query_latency")
 
 FAULT_KINDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     kind: {name: p.type for name, p in spec.params.items()} for kind, spec in KIND_SPECS.items()

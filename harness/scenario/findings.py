@@ -88,6 +88,8 @@ def audit_findings(catalog: Catalog, results: list[ScenarioResult],
                 alert = str(v.expected.split(" ", 1)[0])
             rule = catalog.alerts.get(alert)
             causes = receiver_causes(catalog, v.subject) if v.check == "notified" else []
+            if v.check == "record":
+                causes = record_causes(catalog.record_exprs.get(v.subject, ""))
             causes += lint_rule(rule, is_exported, catalog.record_exprs) if rule is not None and not causes else []
             if v.check == "silent":
                 # It fired, so a cause that says the expression cannot return anything is not this one.
@@ -100,6 +102,17 @@ def audit_findings(catalog: Catalog, results: list[ScenarioResult],
                 "rule_file": rule.file if rule else "", "expr": rule.expr.strip() if rule else "",
             })
     return findings
+
+
+def record_causes(expr: str) -> list[str]:
+    """Problems in an SLI recording rule's expression (one that disagreed with ground truth)."""
+    causes = []
+    if "histogram_quantile" in expr:
+        causes.append("computes a latency quantile (seconds), not a share of requests; and without sum by (le) "
+                      "one per series, so the SLI is several numbers, none of them the share of requests under the "
+                      "threshold (that share is the threshold's bucket over the count: "
+                      "sum(rate(..._bucket{le=\"0.5\"}[5m])) / sum(rate(..._count[5m])))")
+    return causes
 
 
 def receiver_causes(catalog: Catalog, receiver: str) -> list[str]:
@@ -121,7 +134,8 @@ def finding_keys(findings: list[dict[str, Any]]) -> list[str]:
     for f in findings:
         subject = f.get("subject", "")
         tail = f" -> {subject}" if subject and subject != f.get("alert") else ""
-        keys.append(f"{f['scenario']}: {f.get('check', 'run')} {f.get('alert', '')}{tail}".strip())
+        what = " ".join(p for p in (f.get("check", "run"), f.get("alert", "")) if p)
+        keys.append(f"{f['scenario']}: {what}{tail}".strip())
     return sorted(keys)
 
 

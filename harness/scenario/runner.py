@@ -88,6 +88,7 @@ class ScenarioRunner:
                                 time_scale=self.opt.time_scale)
         records_path = self.opt.records_dir / f"{scn.name}.records"
         fault_times: dict[str, tuple[float, float | None]] = {}
+        achieved: dict[str, dict[str, Any]] = {}
         load = None
         faults = None
         t0 = begin
@@ -114,7 +115,7 @@ class ScenarioRunner:
             t0 = clock.now()
             timeline.record(t0, PHASE, "scenario", scenario=scn.name, duration=self.timing.real(scn.duration))
             faults = self._faults()
-            self._play_faults(scn, t0, faults, fault_times)
+            self._play_faults(scn, t0, faults, fault_times, achieved)
             _sleep_until(clock, t0 + self.timing.real(scn.duration), self.opt.sleep)
             # With the load still running (it runs 5 s past the scenario), so an alert cannot "resolve"
             # merely because traffic stopped.
@@ -138,8 +139,13 @@ class ScenarioRunner:
             for f in scn.faults:
                 start, stop = fault_times.get(f.id, (None, None))
                 if start is not None:
-                    result.faults.append({"id": f.id, "kind": f.kind, "target": f.target, "start": start,
-                                          "end": stop if stop is not None else now, "params": dict(f.params)})
+                    entry = {"id": f.id, "kind": f.kind, "target": f.target, "start": start,
+                             "end": stop if stop is not None else now, "params": dict(f.params)}
+                    if f.id in achieved:
+                        entry["achieved"] = achieved[f.id]
+                    result.faults.append(entry)
+            if load is not None:
+                self._ground_truth_achieved(result.faults, records_path)
         result.ended = clock.now()
         if result.error is None:
             self._slo_rows = []
@@ -170,9 +176,27 @@ class ScenarioRunner:
                         locustfile=scn.load.locustfile, workers=self.opt.load_workers,
                         timeline=self.stack.timeline)
 
-    def _play_faults(self, scn: Scenario, t0: float, faults: Any,
-                     times: dict[str, tuple[float, float | None]]) -> None:
-        """Enter and exit each fault at its planned time (in order); the actual times are what verdicts use."""
+    def _ground_truth_achieved(self, faults: list[dict[str, Any]], records_path: Path) -> None:
+        """Add what the raw request records say each calibrated fault achieved (an error ratio) to its entry."""
+        from harness.faults.achieved import from_records
+        from harness.load.records import read_records
+
+        try:
+            rec = read_records(records_path)
+        except Exception as exc:
+            log.warning("no ground truth for the faults' achieved levels: %s", exc)
+            return
+        mono0 = self.stack.clock.mono_start
+        for entry in faults:
+            truth = from_records(entry["kind"], entry["params"], rec.between(mono0 + entry["start"],
+                                                                              mono0 + entry["end"]))
+            if truth:
+                entry.setdefault("achieved", {})["ground_truth"] = truth
+
+    def _play_faults(self, scn: Scenario, t0: float, faults: Any, times: dict[str, tuple[float, float | None]],
+                     achieved: dict[str, dict[str, Any]] | None = None) -> None:
+        """Enter and exit each fault at its planned time (in order); the actual times are what verdicts use.
+        What each fault achieved (measured on the component) goes into ``achieved``."""
         clock: RunClock = self.stack.clock
         plan: list[tuple[float, int, FaultSpec]] = []
         for f in scn.faults:
@@ -193,12 +217,14 @@ class ScenarioRunner:
                     ctx = active.pop(f.id)
                     ctx.__exit__(None, None, None)
                     times[f.id] = (times[f.id][0], clock.now())
+                    _keep_achieved(achieved, f.id, ctx)
         finally:
             for fid, ctx in active.items():
                 try:
                     ctx.__exit__(None, None, None)
                 finally:
                     times[fid] = (times[fid][0], clock.now())
+                    _keep_achieved(achieved, fid, ctx)
 
     # -- verdicts --------------------------------------------------------------------------------
     def evaluate(self, scn: Scenario, timeline: Timeline, t0: float, end: float,
@@ -361,6 +387,12 @@ class ScenarioRunner:
                                    records=self.catalog.records)
         self._slo_rows.extend(rows)
         return verdicts
+
+
+def _keep_achieved(achieved: dict[str, dict[str, Any]] | None, fault_id: str, fault: Any) -> None:
+    level = getattr(fault, "achieved", None)
+    if achieved is not None and isinstance(level, dict) and level:
+        achieved[fault_id] = dict(level)
 
 
 def passed(verdicts: list[Verdict]) -> bool:

@@ -23,6 +23,8 @@ DEFAULT_SPEC = STACK_DIR / "slo" / "betting.yaml"
 # Recording rules the comparison knows how to hold against ground truth: (SLI kind, threshold, window).
 KNOWN_RECORDS: dict[str, tuple[str, float | None, float]] = {
     "slo:api:availability:ratio": ("availability", None, 300.0),
+    # PetForce: "Latency SLI (% of requests < 500ms)": the share of requests answered within 0.5 s.
+    "slo:api:latency:ratio": ("latency", 0.5, 300.0),
 }
 
 

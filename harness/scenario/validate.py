@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from harness.errors import HarnessError, ValidationError
-from harness.faults.spec import PROXIES, SERVICES, spec_problems
+from harness.faults.spec import API_CONTROL_KINDS, PROXIES, SERVICES, spec_problems
 from harness.scenario.model import Scenario
 
 
@@ -67,6 +67,10 @@ def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationErr
                     continue  # different toxics may share a proxy
                 errors.append(b.where.error(f"faults[{j}]", f"overlaps faults[{i}] ({a.kind}) on the same "
                                             f"target {a.target!r}", hint="separate them in time"))
+            elif a.kind == b.kind and a.kind in API_CONTROL_KINDS and a.start < b.end and b.start < a.end:
+                # One setting per kind inside the API: the second would replace the first.
+                errors.append(b.where.error(f"faults[{j}]", f"overlaps faults[{i}]: two {a.kind} faults at once "
+                                            "(the API holds one of each kind)", hint="separate them in time"))
     ids = [x.id for x in scn.faults]
     for dup in {x for x in ids if ids.count(x) > 1}:
         errors.append(ValidationError(f, None, "faults.id", f"duplicate fault id {dup!r}"))

@@ -137,6 +137,10 @@ def _sel(*parts: str) -> str:
     return "{" + inner + "}" if inner else ""
 
 
+def _labels(labels: dict[str, str]) -> str:
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__") + "}"
+
+
 def _scalar(prom: PrometheusClient, expr: str, at: float) -> float:
     samples = prom.query(expr, at=at)
     if len(samples) != 1:
@@ -225,8 +229,8 @@ def compare_window(records: RequestRecords, prom: PrometheusClient, clock: RunCl
     for rule, (kind, threshold, rule_window_s) in (recording_rules or {}).items():
         samples = prom.query(f"timestamp({rule})", at=at)
         values = prom.query(rule, at=at)
-        if len(values) != 1 or len(samples) != 1:
-            report.flags.append(f"recording rule {rule} returned {len(values)} series at t={t_end:.1f}s "
+        if not values or not samples:
+            report.flags.append(f"recording rule {rule} returned no series at t={t_end:.1f}s "
                                 "(expected exactly one)")
             continue
         t_eval_mono = clock.mono_start + clock.from_wall(samples[0].value)
@@ -238,12 +242,20 @@ def compare_window(records: RequestRecords, prom: PrometheusClient, clock: RunCl
         else:
             truth = latency_sli(sub.service_time, float(threshold or 0.0))
         k_r = uncertain_events(recs.select(recs.status > 0), r0, t_eval_mono, scrape_interval_s)
-        row = SLIComparison(f"recording rule {rule}", rule, truth, values[0].value, ratio_bound(k_r, len(sub)),
-                            f"evaluated at {clock.from_wall(samples[0].value):.1f}s over {rule_window_s:g}s")
+        note = f"evaluated at {clock.from_wall(samples[0].value):.1f}s over {rule_window_s:g}s"
+        value = values[0].value
+        if len(values) > 1:
+            # An SLI is one share of all requests; one value per series is something else (a per-endpoint
+            # quantile, say): no single number to compare, so it cannot be within any bound.
+            value = float("nan")
+            shown = "; ".join(f"{_labels(v.labels)} = {v.value:.5g}" for v in values[:6])
+            note += f"; returned {len(values)} series, not one ratio: {shown}" + ("; ..." if len(values) > 6 else "")
+        row = SLIComparison(f"recording rule {rule}", rule, truth, value, ratio_bound(k_r, len(sub)), note)
         report.rows.append(row)
         if not row.within:
             report.flags.append(f"recording rule {rule} = {row.prometheus:.5f}, ground truth {row.truth:.5f}: "
-                                f"difference {row.difference:+.5f} outside its bound {row.bound:.5f}")
+                                f"difference {row.difference:+.5f} outside its bound {row.bound:.5f}"
+                                + (f" ({note})" if len(values) > 1 else ""))
 
     # Client side against server side.
     client_good = GOOD_PREDICATES["not_5xx"](inside.status, inside.error)

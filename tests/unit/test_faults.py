@@ -761,6 +761,9 @@ def test_backup_failing_without_a_backup_job(stack, http):
     ("fill_redis", "redis", {"fraction": 0.9}, "FillRedisFault", "redis"),
     ("cache_miss_storm", None, {}, "CacheMissStormFault", "redis"),
     ("backup_failing", None, {"last_success_age_seconds": 60}, "BackupFailingFault", "backup"),
+    ("error_ratio", None, {"ratio": 0.02, "endpoint": "/api/bets"}, "ErrorRatioFault", "api"),
+    ("cache_hit_ratio", "api", {"ratio": 0.6}, "CacheHitRatioFault", "api"),
+    ("query_latency", None, {"query": "query1", "latency_ms": 10}, "QueryLatencyFault", "api"),
 ])
 def test_from_spec_builds_every_kind(faults, kind, target, params, cls, expected_target):
     f = faults.from_spec(kind, target, params)

@@ -15,7 +15,8 @@ def fields(kind, target, params, **kw):
 def test_fault_kinds_lists_every_kind_with_param_types():
     assert set(FAULT_KINDS) == {"toxic", "proxy_down", "crash", "freeze", "stop", "restart", "pause_wal_replay",
                                 "hold_connections", "fill_redis", "cache_miss_storm", "fill_disk", "redis_config",
-                                "backup_failing"}
+                                "backup_failing", "error_ratio", "cache_hit_ratio", "query_latency"}
+    assert FAULT_KINDS["query_latency"] == {"query": str, "latency_ms": float}
     assert FAULT_KINDS["hold_connections"] == {"fraction": float, "state": str}
     assert FAULT_KINDS["toxic"]["latency"] is int
     assert FAULT_KINDS["crash"] == {}

@@ -73,3 +73,16 @@ def test_an_alert_that_fired_is_not_said_to_return_nothing():
     assert "divides by `redis_memory_max_bytes`" in found["likely_cause"]
     assert "returns nothing" not in found["likely_cause"]
     assert "divides by" not in causes(REF, "RedisMemoryHigh")
+
+
+def test_a_latency_sli_that_is_not_a_share_is_named_and_the_fixed_one_is_not():
+    published = load_catalog([RULES_DIR / "petforce-slo.yml"])
+    fixed = load_catalog([RULES_DIR / "reference-slo.yml"])
+    res = ScenarioResult("healthy_baseline", "f.yaml", 0, 10, 60, verdicts=[
+        Verdict("record", "slo:api:latency:ratio", FAIL, "within ±0.001 of the ground truth 1.00000",
+                "nan (returned 6 series, not one ratio)")])
+    (finding,) = audit_findings(published, [res], exported)
+    assert "latency quantile (seconds), not a share of requests" in finding["likely_cause"]
+    assert finding_keys([finding]) == ["healthy_baseline: record -> slo:api:latency:ratio"]
+    (fixed_finding,) = audit_findings(fixed, [res], exported)
+    assert "quantile" not in fixed_finding["likely_cause"]

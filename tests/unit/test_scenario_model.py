@@ -96,3 +96,23 @@ def test_fault_param_checked():
 def test_missing_duration():
     with pytest.raises(ValidationError, match="duration: missing"):
         parse_scenario("name: x\n", file="s.yaml")
+
+
+CALIBRATED = """\
+name: calibrated
+duration: 20m
+faults:
+  - {id: a, kind: error_ratio, start: 1m, duration: 10m, params: {ratio: 0.02}}
+  - {id: b, kind: cache_hit_ratio, start: 1m, duration: 10m, params: {ratio: 0.6}}
+  - {id: c, kind: error_ratio, start: 5m, duration: 10m, params: {ratio: 0.5, endpoint: /api/bets}}
+  - {id: d, kind: query_latency, start: 1m, duration: 2m, params: {query: query7, latency_ms: 5}}
+expect:
+  - silent: ErrorRateHigh
+"""
+
+
+def test_calibrated_faults_two_of_one_kind_at_once_and_a_bad_parameter():
+    errs = _errors(CALIBRATED)
+    assert any(e.startswith("s.yaml:6: faults[2]: overlaps faults[0]: two error_ratio faults at once") for e in errs)
+    assert not any("faults[1]" in e for e in errs)  # different kinds inside the API may overlap
+    assert any(e.startswith("s.yaml:7: faults[3].params.query: must be one of query1") for e in errs)

@@ -113,6 +113,19 @@ def test_rule_returning_several_series_is_flagged():
     rep = compare_window(rec, prom, clock, 0.0, 10.0, scrape_interval_s=1.0,
                          recording_rules={"slo:api:latency:ratio": ("latency", 0.5, 5.0)})
     assert any("returned 2 series" in f for f in rep.flags)
+    # An SLI is one share: several per-series values are no SLI at all, so the comparison fails, listing them.
+    (row,) = [r for r in rep.rows if r.name == "recording rule slo:api:latency:ratio"]
+    assert row.truth == 1.0 and math.isnan(row.prometheus) and not row.within
+    assert '{endpoint="a"} = 0.01' in row.note and '{endpoint="b"} = 0.2' in row.note
+
+
+def test_a_rule_returning_nothing_is_flagged_not_compared():
+    clock = RunClock(mono_start=0.0, wall_start=0.0)
+    rec = _records(np.arange(0.5, 10.5, 1.0), [200] * 10)
+    rep = compare_window(rec, FakeProm({}), clock, 0.0, 10.0, scrape_interval_s=1.0,
+                         recording_rules={"slo:api:latency:ratio": ("latency", 0.5, 5.0)})
+    assert any("returned no series" in f for f in rep.flags)
+    assert not [r for r in rep.rows if r.name.startswith("recording rule")]
 
 
 def test_recording_rules_outside_their_bound_are_failed_verdicts():

@@ -22,7 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import queries
 from .cache import Cache, Lookup
-from .metrics import ApiMetrics
+from .control import Control, ControlError
+from .metrics import QUERY_NAMES, ApiMetrics
 from .settings import Settings
 from .store import Conn, Database, DependencyUnavailable, PlacedBet, Rejection
 from .validation import BadRequest, parse_bet
@@ -33,6 +34,8 @@ ACTIVE_BETS_KEY = "active_bets"
 ACTIVE_BETS_TTL_S = 5
 # Probes and the scrape endpoint are not user traffic; counting them would dilute the availability SLI.
 UNMEASURED_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
+# The harness's control interface for calibrated faults (betting_api/control.py): not user traffic either.
+ADMIN_PREFIX = "/admin/"
 
 
 def _json_default(value: object) -> object:
@@ -71,7 +74,7 @@ class RequestMetrics:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in UNMEASURED_PATHS:
+        if scope["type"] != "http" or scope["path"] in UNMEASURED_PATHS or scope["path"].startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -110,16 +113,25 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     return int(raw)
 
 
+USER_ROUTES = ("/api/active-bets", "/api/bets", "/api/users/{id}/bets", "/api/markets/{id}/exposure",
+               "/api/reports/daily-volume", "/api/meta")
+
+
 class Api:
     def __init__(self, settings: Settings, metrics: ApiMetrics) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.db = Database(settings, metrics)
+        self.control = Control(USER_ROUTES, QUERY_NAMES, multiprocess=bool(settings.multiproc_dir))
+        self.db = Database(settings, metrics, self.control)
         self.cache = Cache(settings.redis_url, settings.redis_timeout_s, settings.breaker_s)
 
     async def active_bets(self, request: Request) -> Response:
-        lookup, cached = await self.cache.get(ACTIVE_BETS_KEY)
-        if lookup is Lookup.HIT and cached is not None:
+        # A cache_hit_ratio fault makes some reads skip Redis: real misses, served and cached like any other.
+        skip = self.control.skip_cache()
+        lookup, cached = (Lookup.MISS, None) if skip else await self.cache.get(ACTIVE_BETS_KEY)
+        hit = lookup is Lookup.HIT and cached is not None
+        self.control.cache_outcome(hit)
+        if hit:
             self.metrics.cache_requests.labels("active_bets", "hit").inc()
             return Response(cached, media_type="application/json")
         # An unavailable cache is a miss for the hit-rate SLI (the request was not served from cache)
@@ -250,6 +262,32 @@ class Api:
         self.db.update_pool_gauges()
         return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    def failing(self, path: str, handler: Any) -> Any:
+        """``handler`` behind the error_ratio fault: the selected requests fail inside the service with a 500,
+        counted by the request metrics like any other."""
+        async def endpoint(request: Request) -> Response:
+            if self.control.fail_request(path):
+                return error(500, "injected_fault", f"error_ratio fault on {path}")
+            return await handler(request)  # type: ignore[no-any-return]
+        return endpoint
+
+    async def admin_faults(self, request: Request) -> Response:
+        kind = request.path_params.get("kind")
+        try:
+            if request.method == "GET":
+                return json_response(self.control.state())
+            if request.method == "DELETE":
+                return json_response(self.control.clear(str(kind)))
+            try:
+                params = json.loads(await request.body() or b"{}")
+            except ValueError:
+                return error(400, "bad_request", "the body must be a JSON object of the fault's parameters")
+            if not isinstance(params, dict):
+                return error(400, "bad_request", "the body must be a JSON object of the fault's parameters")
+            return json_response(self.control.set(str(kind), params))
+        except ControlError as exc:
+            return error(400, "bad_request", str(exc))
+
     async def not_found(self, request: Request, exc: Exception) -> Response:
         return error(404, "not_found", f"no route for {request.method} {request.url.path}")
 
@@ -289,13 +327,13 @@ def create_app(settings: Settings, metrics: ApiMetrics | None = None) -> ASGIApp
     disable_created_metrics()
     metrics = metrics or ApiMetrics(multiproc_dir=settings.multiproc_dir)
     api = Api(settings, metrics)
-    routes = [
-        Route("/api/active-bets", api.active_bets, methods=["GET"]),
-        Route("/api/bets", api.place_bet, methods=["POST"]),
-        Route("/api/users/{id}/bets", api.user_bets, methods=["GET"]),
-        Route("/api/markets/{id}/exposure", api.market_exposure, methods=["GET"]),
-        Route("/api/reports/daily-volume", api.daily_volume, methods=["GET"]),
-        Route("/api/meta", api.meta, methods=["GET"]),
+    user = [("GET", api.active_bets), ("POST", api.place_bet), ("GET", api.user_bets), ("GET", api.market_exposure),
+            ("GET", api.daily_volume), ("GET", api.meta)]
+    routes = [Route(path, api.failing(path, handler), methods=[method])
+              for path, (method, handler) in zip(USER_ROUTES, user, strict=True)]
+    routes += [
+        Route("/admin/faults", api.admin_faults, methods=["GET"]),
+        Route("/admin/faults/{kind}", api.admin_faults, methods=["POST", "DELETE"]),
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/readyz", api.readyz, methods=["GET"]),
         Route("/metrics", api.metrics_endpoint, methods=["GET"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from . import queries
+from .control import Control
 from .deadline import DeadlineExceeded, within
 from .metrics import ApiMetrics
 from .settings import Settings
@@ -73,9 +75,10 @@ def _connection_options(settings: Settings) -> dict[str, Any]:
 
 
 class Database:
-    def __init__(self, settings: Settings, metrics: ApiMetrics) -> None:
+    def __init__(self, settings: Settings, metrics: ApiMetrics, control: Control | None = None) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.control = control
         self.pools: dict[str, AsyncConnectionPool[Conn]] = {}
         for name, dsn in (("primary", settings.primary_dsn), ("replica", settings.replica_dsn)):
             self.pools[name] = AsyncConnectionPool(
@@ -150,10 +153,22 @@ class Database:
     async def timed(self, query_name: str, conn: Conn, sql: str, params: dict[str, Any] | None = None
                     ) -> list[dict[str, Any]]:
         started = time.perf_counter()
+        await self._injected_delay(query_name)
         cur = await conn.execute(sql, params)
         rows = await cur.fetchall()
-        self.metrics.query_duration.labels(query_name).observe(time.perf_counter() - started)
+        self._observe(query_name, time.perf_counter() - started)
         return rows
+
+    async def _injected_delay(self, query_name: str) -> None:
+        # A query_latency fault: the query takes longer while holding its connection, as a slow query does.
+        delay = self.control.query_delay_s(query_name) if self.control is not None else 0.0
+        if delay:
+            await asyncio.sleep(delay)
+
+    def _observe(self, query_name: str, seconds: float) -> None:
+        self.metrics.query_duration.labels(query_name).observe(seconds)
+        if self.control is not None:
+            self.control.query_observed(query_name, seconds)
 
     async def place_bet(self, bet: BetRequest) -> PlacedBet | Rejection:
         params = {"user_id": bet.user_id, "market_id": bet.market_id, "stake": bet.stake, "odds": bet.odds}
@@ -163,9 +178,10 @@ class Database:
             # Explicit BEGIN/COMMIT on an autocommit connection: psycopg's transaction() block would try a
             # ROLLBACK on a dead socket when a deadline cancels it; here any exception closes the connection.
             await conn.execute("BEGIN")
+            await self._injected_delay("place_bet")
             outcome = await _place_bet_statements(conn, params)
             await conn.execute("ROLLBACK" if isinstance(outcome, Rejection) else "COMMIT")
-            self.metrics.query_duration.labels("place_bet").observe(time.perf_counter() - started)
+            self._observe("place_bet", time.perf_counter() - started)
             return outcome
 
         try:
