@@ -13,7 +13,7 @@ import requests
 
 from harness.errors import HarnessError
 from harness.faults.fault import Fault
-from harness.faults.target import FaultTarget
+from harness.faults.target import FaultTarget, service_url
 
 HTTP_TIMEOUT_S = 5.0
 
@@ -28,12 +28,8 @@ class ApiControlFault(Fault):
 
     @property
     def control_url(self) -> str:
-        try:
-            base = self._target.urls["api"]
-        except KeyError:
-            raise HarnessError("the stack has no API (no urls['api'])",
-                               hint="calibrated faults act inside the sample betting API") from None
-        return f"{base.rstrip('/')}/admin/faults/{self.kind}"
+        return service_url(self._target, "api", f"/admin/faults/{self.kind}", what="API",
+                           hint="calibrated faults act inside the sample betting API")
 
     def _call(self, method: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
         try:

@@ -20,7 +20,7 @@ import requests
 
 from harness.errors import HarnessError
 from harness.faults.fault import Fault
-from harness.faults.target import FaultTarget
+from harness.faults.target import FaultTarget, service_url
 
 log = logging.getLogger(__name__)
 
@@ -384,11 +384,7 @@ class BackupFailingFault(Fault):
 
     @property
     def control_url(self) -> str:
-        try:
-            base = self._target.urls["backup"]
-        except KeyError:
-            raise HarnessError("the stack has no backup job (no urls['backup'])") from None
-        return base.rstrip("/") + "/control"
+        return service_url(self._target, "backup", "/control", what="backup job")
 
     def _post(self, body: Mapping[str, Any]) -> Any:
         try:

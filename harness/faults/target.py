@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from harness.errors import HarnessError
 from harness.timeline import Timeline
 
 
@@ -57,3 +58,12 @@ class FaultTarget(Protocol):
     def postgres_dsn(self, role: str, via_proxy: bool = False) -> str: ...
 
     def redis_url(self, via_proxy: bool = False) -> str: ...
+
+
+def service_url(target: FaultTarget, service: str, path: str, *, what: str, hint: str = "") -> str:
+    """``path`` on a service's HTTP address, or a clear error when the stack has no such service."""
+    try:
+        base = target.urls[service]
+    except KeyError:
+        raise HarnessError(f"the stack has no {what} (no urls[{service!r}])", hint=hint) from None
+    return base.rstrip("/") + path
