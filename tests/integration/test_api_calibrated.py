@@ -68,7 +68,7 @@ def test_cache_hit_ratio_serves_the_requested_share_of_hits(api: str) -> None:
 
 
 def test_query_latency_slows_one_query_and_nothing_else(api: str) -> None:
-    _control(api, "POST", "query_latency", {"query": "query4", "latency_ms": 60})
+    _control(api, "POST", "query_latency", {"query": "query4", "latency_ms": 300})
     text0 = _metrics(api)
     for _ in range(10):
         assert get_json(api + "/api/reports/daily-volume")[0] == 200
@@ -76,14 +76,14 @@ def test_query_latency_slows_one_query_and_nothing_else(api: str) -> None:
     achieved = _control(api, "DELETE", "query_latency")["achieved"]
     text = _metrics(api)
 
-    def slow(query: str) -> float:  # observations above 50 ms during the fault
-        le = "0.05"
+    def slow(query: str) -> float:  # observations above 100 ms during the fault
+        le = "0.1"
         total = metric_value(text, "query_duration_seconds_count", query_name=query) - \
             metric_value(text0, "query_duration_seconds_count", query_name=query)
         fast = metric_value(text, "query_duration_seconds_bucket", query_name=query, le=le) - \
             metric_value(text0, "query_duration_seconds_bucket", query_name=query, le=le)
         return total - fast
 
-    assert achieved["calls"] == 10 and achieved["min_ms"] >= 60
+    assert achieved["calls"] == 10 and achieved["min_ms"] >= 300
     assert slow("query4") == 10
     assert slow("query2") == 0

@@ -638,6 +638,8 @@ def test_hold_connections_fills_to_the_fraction_and_releases(stack, http):
     assert sql.open == []
     start = stack.timeline.events(FAULT_START)[0].data
     assert (start["max_connections"], start["goal"], start["held"]) == (20, 15, 12)
+    # What was reached: the 3 other clients (the count of 4 included the admin connection) and 12 held, of 20.
+    assert f.achieved == {"connections": 15, "max_connections": 20, "fraction": 0.75}
     assert f.held == []
     assert any("pg_terminate_backend" in s for s in sql.statements)
 
@@ -667,6 +669,7 @@ def test_fill_redis_reaches_the_fraction_and_deletes_its_keys(stack, http):
                    for k in r.data)
     assert r.data == {} and f.written == 0
     assert stack.timeline.events(FAULT_START)[0].data["ratio"] >= 0.8
+    assert f.achieved["fraction"] == stack.timeline.events(FAULT_START)[0].data["ratio"]
     assert stack.timeline.events(FAULT_END)[0].data["deleted"] > 0
 
 
