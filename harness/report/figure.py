@@ -54,6 +54,8 @@ def fault_bands(s: ScenarioResult, events: Sequence[Event]) -> list[Band]:
     """Fault windows from FAULT_START/FAULT_END events; the scenario's own list when none were recorded."""
     bands: list[Band] = []
     open_: dict[str, Event] = {}
+    # What each fault achieved: the run's result (with ground truth) first, else what its end event says.
+    achieved = {str(f.get("id")): f["achieved"] for f in s.faults if f.get("achieved")}
     for e in sorted(events, key=lambda e: e.t):
         if not (s.started <= e.t <= s.ended):
             continue
@@ -61,7 +63,8 @@ def fault_bands(s: ScenarioResult, events: Sequence[Event]) -> list[Band]:
             open_[e.name] = e
         elif e.kind == FAULT_END and e.name in open_:
             st = open_.pop(e.name)
-            bands.append(Band(e.name, st.t, e.t, "fault", _fault_text(st.data)))
+            level = achieved.get(e.name) or e.data.get("achieved")
+            bands.append(Band(e.name, st.t, e.t, "fault", _fault_text({**st.data, "achieved": level})))
     for name, st in open_.items():
         bands.append(Band(name, st.t, s.ended, "fault", _fault_text(st.data), open_end=True))
     if bands:
@@ -84,6 +87,8 @@ def _fault_text(data: dict[str, Any]) -> str:
     params = data.get("params")
     if params:
         parts.append(json.dumps(params, default=str, sort_keys=True)[:160])
+    if data.get("achieved"):
+        parts.append("achieved " + json.dumps(data["achieved"], default=str, sort_keys=True)[:240])
     return " ".join(p for p in parts if p)
 
 

@@ -43,6 +43,15 @@ def test_faults_from_events_else_from_the_scenario():
     assert (band.lane, band.start, band.end, band.open_end) == ("f2", 40.0, 100.0, True)
 
 
+def test_a_fault_band_says_what_the_fault_achieved():
+    events = [Event(30, FAULT_START, "e", {"kind": "error_ratio", "params": {"ratio": 0.02}}),
+              Event(70, FAULT_END, "e", {"achieved": {"achieved_ratio": 0.0197}})]
+    assert 'achieved {"achieved_ratio": 0.0197}' in fault_bands(scenario(), events)[0].text
+    truth = {"achieved_ratio": 0.0197, "ground_truth": {"ratio": 0.021}}
+    band = fault_bands(scenario(faults=[{"id": "e", "achieved": truth}]), events)[0]
+    assert '"ground_truth": {"ratio": 0.021}' in band.text
+
+
 def test_figure_without_records_still_has_lanes_and_a_message():
     events = [Event(30, FAULT_START, "f1", {}), Event(40, NOTIFICATION, "team", {"alerts": []})]
     fig = build_figure(scenario(), events, None, lanes_extra=["Expected"])
