@@ -203,7 +203,7 @@ class ScenarioRunner:
     # -- verdicts --------------------------------------------------------------------------------
     def evaluate(self, scn: Scenario, timeline: Timeline, t0: float, end: float,
                  fault_times: dict[str, tuple[float, float | None]], records_path: Path) -> list[Verdict]:
-        events = timeline.events(start=t0 - 1.0)
+        events = timeline.events_with_state(t0 - 1.0)
         out: list[Verdict] = []
         expected_to_fire = {e.subject for e in scn.expectations if e.kind in ("fires", "notified")}
         for e in scn.expectations:
@@ -277,7 +277,7 @@ class ScenarioRunner:
                 continue  # reported by the verdict itself
             within = self._within(e, self.timing.default_resolve_within(self.catalog.rule(e.subject)))
             while clock.now() < since + within:
-                verdict = V.resolves_within(timeline.events(start=since - 1.0), e.subject, since=since,
+                verdict = V.resolves_within(timeline.events_with_state(since - 1.0), e.subject, since=since,
                                             within=within, labels=e.params.get("labels"))
                 if verdict.ok:
                     break
