@@ -318,14 +318,18 @@ class ScenarioRunner:
         if e.kind == "notified":
             rule = self.catalog.rule(e.subject)
             within = self._within(e, tm.default_fire_within(rule) + self.catalog.group_wait_s)
-            return V.notified(events, e.subject, receivers=list(e.params.get("receivers", [])),
-                              not_receivers=list(e.params.get("not_receivers", [])),
+            receivers = [str(r) for r in e.params.get("receivers", [])]
+            not_receivers = [str(r) for r in e.params.get("not_receivers", [])]
+            return V.notified(events, e.subject, receivers=receivers, not_receivers=not_receivers,
                               since=self._since(scn, e, times, 0), within=within, until=end,
-                              min_latency=tm.min_notify(rule, self.catalog.group_wait_s))
+                              min_latency=tm.min_notify(rule, self.catalog.group_wait_s),
+                              members=self.catalog.resolve_receivers(receivers + not_receivers))
         if e.kind == "inhibited":
             recorder = getattr(self.stack, "recorder", None)
             return [V.inhibited(events, e.subject, by=str(e.params["by"]), start=t0, end=end,
-                                receivers=list(e.params.get("receivers", [])), labels=labels,
+                                receivers=[n for ns in self.catalog.resolve_receivers(
+                                    str(r) for r in e.params.get("receivers", [])).values() for n in ns],
+                                labels=labels,
                                 by_labels=e.params.get("by_labels"),
                                 poll_s=float(getattr(recorder, "interval_s", 0.0)))]
         if e.kind == "latency":

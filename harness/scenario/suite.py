@@ -63,7 +63,8 @@ def validation_context(catalog: Catalog) -> ValidationContext:
     from harness.slo.spec import load_slo_spec
 
     slos = frozenset(s.name for s in load_slo_spec(DEFAULT_SPEC).slos)
-    return ValidationContext(alerts=frozenset(catalog.alerts), receivers=catalog.receivers, slo_names=slos)
+    return ValidationContext(alerts=frozenset(catalog.alerts), receivers=catalog.receivers, slo_names=slos,
+                             receiver_roles=catalog.receivers_by_role)
 
 
 def shipped_alerts() -> frozenset[str]:

@@ -170,12 +170,25 @@ def first_notification(events: Sequence[Event], receiver: str, alert: str, *, st
     return None
 
 
+def _first_of(events: Sequence[Event], names: Sequence[str], alert: str, *, start: float, end: float,
+              accepted_only: bool = False) -> Event | None:
+    """The earliest delivery of ``alert`` to any of ``names`` in [start, end]."""
+    found = [e for n in names if (e := first_notification(events, n, alert, start=start, end=end,
+                                                          accepted_only=accepted_only)) is not None]
+    return min(found, key=lambda e: e.t, default=None)
+
+
 def notified(events: Sequence[Event], alert: str, *, receivers: Sequence[str], not_receivers: Sequence[str],
-             since: float, within: float, until: float, min_latency: float | None = None) -> list[Verdict]:
+             since: float, within: float, until: float, min_latency: float | None = None,
+             members: Mapping[str, Sequence[str]] | None = None) -> list[Verdict]:
     """Each receiver in ``receivers`` hears of ``alert`` within ``within`` of ``since``, and the alert was not
     already firing at ``since``; those in ``not_receivers`` hear nothing of it between ``since`` and
-    ``until``."""
+    ``until``.
+
+    ``members`` maps an entry that stands for several receivers (a role, ``role:pager``) to their names: in
+    ``receivers`` one of them hearing of the alert is enough; in ``not_receivers`` none of them may."""
     out: list[Verdict] = []
+    groups = members or {}
     carried = firing_at(events, alert, since)
     if carried is not None:
         # Alertmanager may already have notified (or be repeating) an alert that fired before the fault:
@@ -187,11 +200,13 @@ def notified(events: Sequence[Event], alert: str, *, receivers: Sequence[str], n
                                window=(since, since + within), min_latency=min_latency))
         receivers = ()
     for r in receivers:
-        ev = first_notification(events, r, alert, start=since, end=since + within, accepted_only=True)
-        expected = f"{alert} delivered to {r} within {within:.2f}s of t={since:.2f}s"
+        names = list(groups.get(r, [r]))
+        to = r if names == [r] else f"{r} ({' or '.join(names) or 'no receiver has this role'})"
+        ev = _first_of(events, names, alert, start=since, end=since + within, accepted_only=True)
+        expected = f"{alert} delivered to {to} within {within:.2f}s of t={since:.2f}s"
         if ev is None:
-            late = first_notification(events, r, alert, start=since, end=until, accepted_only=True)
-            rejected = first_notification(events, r, alert, start=since, end=until)
+            late = _first_of(events, names, alert, start=since, end=until, accepted_only=True)
+            rejected = _first_of(events, names, alert, start=since, end=until)
             obs = f"arrived late at t={late.t:.2f}s" if late else (
                 f"delivered at t={rejected.t:.2f}s but refused by the receiver's API "
                 f"({rejected.data.get('response_status')}: {rejected.data.get('problem')})" if rejected
@@ -199,14 +214,18 @@ def notified(events: Sequence[Event], alert: str, *, receivers: Sequence[str], n
             out.append(Verdict("notified", r, FAIL, expected, obs, window=(since, since + within),
                                min_latency=min_latency))
         else:
-            out.append(Verdict("notified", r, PASS, expected, f"arrived at t={ev.t:.2f}s ({ev.t - since:.2f}s "
+            at = "" if names == [r] else f" at {ev.name}"
+            out.append(Verdict("notified", r, PASS, expected, f"arrived{at} at t={ev.t:.2f}s ({ev.t - since:.2f}s "
                                "after)", window=(since, since + within), latency=ev.t - since,
                                min_latency=min_latency, evidence={"payload": ev.data.get("payload")}))
     for r in not_receivers:
-        ev = first_notification(events, r, alert, start=since, end=until)
-        expected = f"{alert} never delivered to {r}"
+        names = list(groups.get(r, [r]))
+        ev = _first_of(events, names, alert, start=since, end=until)
+        to = r if names == [r] else f"{r} ({', '.join(names) or 'no receiver has this role'})"
+        expected = f"{alert} never delivered to {to}"
+        at = "" if ev is None or names == [r] else f" to {ev.name}"
         out.append(Verdict("not_notified", r, PASS if ev is None else FAIL, expected,
-                           "no notification" if ev is None else f"delivered at t={ev.t:.2f}s",
+                           "no notification" if ev is None else f"delivered{at} at t={ev.t:.2f}s",
                            window=(since, until)))
     return out
 
