@@ -20,7 +20,7 @@ from harness.scenario import verdict as V
 from harness.scenario.catalog import Catalog
 from harness.scenario.model import Expectation, FaultSpec, Scenario
 from harness.scenario.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
-from harness.scenario.timing import Timing
+from harness.scenario.timing import DOWN_KINDS, RealTerms, ScaleChoice, Timing, choose_scale
 from harness.timeline import MARK, PHASE, Timeline
 
 log = logging.getLogger("harness.scenario")
@@ -47,6 +47,9 @@ class RunOptions:
     # of the previous scenario's faults into the next. On for stacks the harness started; never on an
     # external stack, whose history is not ours to delete (a scenario's own `fresh_history` still asks).
     fresh_history: bool = False
+    # Incompressible real terms measured on the running stack (harness.stack.measure); with them each
+    # scenario runs at the largest scale (at most ``time_scale``) at which it still means what it says.
+    terms: RealTerms | None = None
 
 
 def _sleep_until(clock: RunClock, t: float, sleep: Callable[[float], None]) -> None:
@@ -73,7 +76,7 @@ class ScenarioRunner:
         self.stack = stack
         self.catalog = catalog
         self.opt = options
-        self.timing = Timing(options.time_scale)
+        self.timing = Timing(options.time_scale, terms=options.terms or RealTerms())
         self.prom = prometheus or PrometheusClient(stack.urls["prometheus"])
         self._faults_factory = faults_factory
         self._load_factory = load_factory
@@ -92,6 +95,8 @@ class ScenarioRunner:
         faults = None
         t0 = begin
         try:
+            self._apply_scale(scn, result)
+            timeline.record(clock.now(), MARK, "time_scale", scenario=scn.name, scale=result.time_scale)
             if scn.fresh_history or self.opt.fresh_history:
                 self.prom.delete_all_series()
                 timeline.record(clock.now(), MARK, "fresh_history", scenario=scn.name)
@@ -275,7 +280,8 @@ class ScenarioRunner:
                 since = self._since(scn, e, fault_times, 1)
             except RuntimeError:
                 continue  # reported by the verdict itself
-            within = self._within(e, self.timing.default_resolve_within(self.catalog.rule(e.subject)))
+            within = self._within(e, self.timing.default_resolve_within(self.catalog.rule(e.subject)),
+                                  self.timing.resolve_real_s(down_services(scn)))
             while clock.now() < since + within:
                 verdict = V.resolves_within(timeline.events_with_state(since - 1.0), e.subject, since=since,
                                             within=within, labels=e.params.get("labels"))
@@ -302,12 +308,12 @@ class ScenarioRunner:
             return [Verdict("unsupported", e.subject, UNSUPPORTED, "exercised", str(e.params["reason"]))]
         if e.kind == "fires":
             rule = self.catalog.rule(e.subject)
-            within = self._within(e, tm.default_fire_within(rule))
+            within = self._within(e, tm.default_fire_within(rule), tm.fire_real_s(down_services(scn)))
             return [V.fires_within(events, e.subject, since=self._since(scn, e, times, 0), within=within,
                                    labels=labels, min_latency=tm.min_fire(rule))]
         if e.kind == "resolves":
             rule = self.catalog.rule(e.subject)
-            within = self._within(e, tm.default_resolve_within(rule))
+            within = self._within(e, tm.default_resolve_within(rule), tm.resolve_real_s(down_services(scn)))
             return [V.resolves_within(events, e.subject, since=self._since(scn, e, times, 1), within=within,
                                       labels=labels)]
         if e.kind == "silent":
@@ -317,7 +323,8 @@ class ScenarioRunner:
             return [V.stays_silent(events, n, start=start, end=stop, labels=labels) for n in names]
         if e.kind == "notified":
             rule = self.catalog.rule(e.subject)
-            within = self._within(e, tm.default_fire_within(rule) + self.catalog.group_wait_s)
+            within = self._within(e, tm.default_fire_within(rule) + self.catalog.group_wait_s,
+                                  tm.notify_real_s(down_services(scn)))
             receivers = [str(r) for r in e.params.get("receivers", [])]
             not_receivers = [str(r) for r in e.params.get("not_receivers", [])]
             return V.notified(events, e.subject, receivers=receivers, not_receivers=not_receivers,
@@ -342,11 +349,54 @@ class ScenarioRunner:
             return self._slo_verdicts(scn, e, records_path, t0, end)
         raise RuntimeError(f"unknown expectation kind {e.kind}")
 
-    def _within(self, e: Expectation, default_production_s: float) -> float:
-        """Real seconds allowed: the scenario's own bound, or the default plus the incompressible slack."""
+    def _within(self, e: Expectation, default_production_s: float, real_s: float) -> float:
+        """Real seconds allowed: the scenario's own bound, or the default's production terms compressed plus
+        the measured real terms."""
         if "within" in e.params:
             return self.timing.real(float(e.params["within"]))
-        return self.timing.real(default_production_s) + self.timing.real_slack_s
+        return self.timing.real(default_production_s) + real_s
+
+    def default_bounds(self, scn: Scenario, tm: Timing | None = None) -> list[tuple[str, float, float]]:
+        """(what, production seconds, real seconds) of every default bound the scenario checks."""
+        tm = tm or self.timing
+        down = down_services(scn)
+        out: list[tuple[str, float, float]] = []
+        for e in scn.expectations:
+            if "within" in e.params or e.subject not in self.catalog.alerts:
+                continue
+            rule = self.catalog.rule(e.subject)
+            if e.kind == "fires":
+                out.append((f"fires {e.subject}", tm.default_fire_within(rule), tm.fire_real_s(down)))
+            elif e.kind == "resolves":
+                out.append((f"resolves {e.subject}", tm.default_resolve_within(rule), tm.resolve_real_s(down)))
+            elif e.kind == "notified":
+                out.append((f"notified {e.subject}", tm.default_fire_within(rule) + self.catalog.group_wait_s,
+                            tm.notify_real_s(down)))
+        return out
+
+    def choose_scale(self, scn: Scenario) -> ScaleChoice:
+        return choose_scale(self.opt.time_scale, scenario_max=scn.max_time_scale, terms=self.opt.terms,
+                            down=down_services(scn), bounds=self.default_bounds(scn))
+
+    def _apply_scale(self, scn: Scenario, result: ScenarioResult) -> None:
+        """Run this scenario at its own scale: the stack's rules, scrape and Alertmanager timers follow."""
+        choice = self.choose_scale(scn)
+        if choice.refused:
+            raise RuntimeError(f"refused: {choice.refused}")
+        scale = choice.scale
+        current = float(getattr(self.stack, "time_scale", scale))
+        if scale != current:
+            setter = getattr(self.stack, "set_time_scale", None)
+            if setter is None:
+                result.notes.append(f"this stack cannot change its time scale; runs at {current:g} where "
+                                    f"{scale:g} was chosen")
+                scale = current
+            else:
+                setter(scale)
+        self.timing = Timing(scale, terms=self.opt.terms or RealTerms())
+        result.time_scale = scale
+        result.notes.append(f"time scale {scale:g}: " + "; ".join(choice.limits[:3]))
+        log.info("%s: time scale %g (%s)", scn.name, scale, choice.limits[0])
 
     def _latencies(self, records_path: Path, endpoint: str, t0: float, end: float) -> np.ndarray:
         """Ground-truth latencies (from the intended start) of responses to ``endpoint`` in the window."""
@@ -360,11 +410,16 @@ class ScenarioRunner:
                       end: float) -> list[Verdict]:
         from harness.scenario.slo_check import check_slo
 
-        verdicts, rows = check_slo(self.stack, e, records_path, t0, end, time_scale=self.opt.time_scale,
+        verdicts, rows = check_slo(self.stack, e, records_path, t0, end, time_scale=self.timing.scale,
                                    scrape_interval_s=self.timing.real(self.timing.scrape_s),
                                    records=self.catalog.records)
         self._slo_rows.extend(rows)
         return verdicts
+
+
+def down_services(scn: Scenario) -> list[str]:
+    """Services a scenario's faults take down (their exporters then answer for a service that is gone)."""
+    return sorted({f.target for f in scn.faults if f.kind in DOWN_KINDS and f.target})
 
 
 def passed(verdicts: list[Verdict]) -> bool:

@@ -23,6 +23,7 @@ from harness.scenario.catalog import Catalog, load_catalog
 from harness.scenario.model import Scenario, load_scenario
 from harness.scenario.result import ScenarioResult
 from harness.scenario.runner import RunOptions, ScenarioRunner
+from harness.scenario.timing import RealTerms
 from harness.scenario.validate import ValidationContext, validate_scenarios
 
 log = logging.getLogger("harness.suite")
@@ -140,6 +141,17 @@ def run_options(catalog: Catalog, time_scale: float, records_dir: Path, *, backe
     return opt
 
 
+def measured_terms(stack: Any, backend: str) -> RealTerms | None:
+    """The stack's real terms, measured on a stack the harness started (an external stack is not ours to
+    crash; the docker backend has no process control): bounds then carry no real terms."""
+    if backend != "local":
+        log.info("real terms not measured on the %s backend: default bounds have production terms only", backend)
+        return None
+    from harness.stack.measure import measure_terms
+
+    return measure_terms(stack)
+
+
 def new_run_id(kind: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{uuid.uuid4().hex[:6]}"
 
@@ -202,7 +214,10 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
                                 clock=clock, timeline=timeline)
             runner = ScenarioRunner(stack, plan.catalog, run_options(plan.catalog, cfg.time_scale, records_dir,
                                                                      backend=cfg.backend,
-                                                                     load_workers=cfg.load_workers))
+                                                                     load_workers=cfg.load_workers,
+                                                                     terms=measured_terms(stack, cfg.backend)))
+            report.notes += [f"measured: {line}" for line in runner.opt.terms.describe()] \
+                if runner.opt.terms else []
             if on_start is not None:
                 on_start(stack, records_dir)
             for scn in plan.scenarios:

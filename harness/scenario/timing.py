@@ -1,10 +1,18 @@
-"""Time arithmetic for compressed runs: production durations to real seconds, and the theoretical minimum
-and default bound of an alert's detection latency. Pure."""
+"""Time arithmetic for compressed runs, pure: production durations to real seconds, the theoretical minimum
+and default bound of an alert's detection latency, and the largest time scale a scenario can run at.
+
+A bound has two kinds of term. Production terms (``for``, windows, scrape and evaluation phase,
+``group_wait``) compress with the scale. Real terms do not: a crashed service restarting, an exporter
+answering while its target is down, Alertmanager delivering. Those are measured on the running stack
+(harness.stack.measure) into ``RealTerms`` and added to the bounds; the scale is then chosen so that they
+stay a small part of every bound and no scrape timeout is compressed below what an exporter needs.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from harness.scenario.catalog import AlertRule
 
@@ -12,11 +20,59 @@ from harness.scenario.catalog import AlertRule
 # evaluate every 30 s; Prometheus's default evaluation interval is 1 m).
 SCRAPE_S = 15.0
 EVAL_S = 30.0
+# Prometheus's scrape timeout in production (the guides' config): an exporter slower than this fails its
+# scrape in production too, so its slowness is part of what is tested, not something compression adds.
+PRODUCTION_SCRAPE_TIMEOUT_S = 10.0
+
+# A scrape timeout is at least this multiple of the slowest answer measured (healthy answers vary with load;
+# the answer of an exporter whose target is down is dominated by its own fixed connect timeout).
+HEALTHY_TIMEOUT_MARGIN = 2.5
+DOWN_TIMEOUT_MARGIN = 1.5
+# Real terms may be at most this share of a bound's compressed part.
+MAX_REAL_SHARE = 0.5
+
+# Which exporter reports on which service (the reference stack's topology).
+EXPORTER_OF = {
+    "postgres_primary": "postgres_exporter_primary",
+    "postgres_replica": "postgres_exporter_replica",
+    "redis": "redis_exporter",
+}
+# Fault kinds that take a service down (the exporter then answers for a service that is gone).
+DOWN_KINDS = ("crash", "stop", "restart")
 
 
-# Real seconds that do not compress: a crashed service restarting, exporters and pools reconnecting, the
-# alert recorder's polling. Added to default bounds (never to bounds a scenario states).
-REAL_SLACK_S = 1.0
+@dataclass(frozen=True)
+class RealTerms:
+    """Incompressible real seconds, measured on the running stack before the suite."""
+
+    exporter_s: Mapping[str, float] = field(default_factory=dict)       # exporter -> slowest healthy answer
+    exporter_down_s: Mapping[str, float] = field(default_factory=dict)  # service -> its exporter's answer
+    #                                                                      while the service is down
+    restart_s: Mapping[str, float] = field(default_factory=dict)        # service -> crash to reported up
+    delivery_s: float = 0.0                                              # Alertmanager to a receiver
+
+    def down_answer_s(self, services: Iterable[str]) -> float:
+        """The slowest exporter answer while any of ``services`` is down; 0 when none is measured."""
+        return max((self.exporter_down_s.get(s, 0.0) for s in services), default=0.0)
+
+    def restart_of_s(self, services: Iterable[str]) -> float:
+        return max((self.restart_s.get(s, 0.0) for s in services), default=0.0)
+
+    def needed_scrape_timeout_s(self, down: Iterable[str] = ()) -> float:
+        """The shortest scrape timeout that still lets every exporter answer, with ``down`` services down.
+        An exporter slower than the production timeout fails in production too: no timeout is owed it."""
+        healthy = max(self.exporter_s.values(), default=0.0) * HEALTHY_TIMEOUT_MARGIN
+        slow = [v for s in down if (v := self.exporter_down_s.get(s, 0.0)) < PRODUCTION_SCRAPE_TIMEOUT_S]
+        return max([healthy, *(v * DOWN_TIMEOUT_MARGIN for v in slow)])
+
+    def describe(self) -> list[str]:
+        rows = [f"exporter {k} answers in {v * 1000:.0f} ms" for k, v in sorted(self.exporter_s.items())]
+        rows += [f"with {k} down its exporter answers in " + (f"{v:.2f} s" if math.isfinite(v) else "never")
+                 for k, v in sorted(self.exporter_down_s.items())]
+        rows += [f"{k} is back {v:.2f} s after a crash ends" for k, v in sorted(self.restart_s.items())]
+        if self.delivery_s:
+            rows.append(f"Alertmanager delivers in {self.delivery_s * 1000:.0f} ms")
+        return rows
 
 
 @dataclass(frozen=True)
@@ -24,7 +80,7 @@ class Timing:
     scale: float
     scrape_s: float = SCRAPE_S
     eval_s: float = EVAL_S
-    real_slack_s: float = REAL_SLACK_S
+    terms: RealTerms = field(default_factory=RealTerms)
 
     def real(self, production_s: float) -> float:
         return production_s / self.scale
@@ -50,3 +106,55 @@ class Timing:
     def default_resolve_within(self, rule: AlertRule) -> float:
         interval = rule.interval_s or self.eval_s
         return rule.max_window_s + 2 * self.scrape_s + 4 * interval
+
+    # -- real terms ---------------------------------------------------------------------------------
+    # The recorder's poll (half an evaluation) is not among them: it compresses, and the production terms'
+    # evaluations of slack cover it.
+    def fire_real_s(self, down: Iterable[str] = ()) -> float:
+        """Real seconds a firing can take beyond its production terms: the slowest exporter answer (of an
+        exporter whose service is down, or of a healthy one)."""
+        return max(self.terms.down_answer_s(down), max(self.terms.exporter_s.values(), default=0.0))
+
+    def resolve_real_s(self, down: Iterable[str] = ()) -> float:
+        """Beyond the production terms of resolving: the crashed services restarting, then a healthy answer."""
+        return self.terms.restart_of_s(down) + self.fire_real_s()
+
+    def notify_real_s(self, down: Iterable[str] = ()) -> float:
+        return self.fire_real_s(down) + self.terms.delivery_s
+
+
+@dataclass(frozen=True)
+class ScaleChoice:
+    scale: float
+    limits: tuple[str, ...]          # every limit that applied, the binding one first
+    refused: str | None = None       # why the scenario cannot be made meaningful here
+
+
+def choose_scale(cap: float, *, scenario_max: float | None, terms: RealTerms | None, down: Iterable[str],
+                 bounds: Iterable[tuple[str, float, float]]) -> ScaleChoice:
+    """The largest scale, at most ``cap``, at which a scenario still means what it says.
+
+    ``down``: services the scenario takes down; ``bounds``: (what, production seconds, real seconds) of each
+    default bound it checks. Limits: the scenario's own ``max_time_scale``; every scrape timeout (the scrape
+    interval, ``SCRAPE_S / scale``) at least what the exporters need; each bound's real terms at most
+    ``MAX_REAL_SHARE`` of its compressed part. Whole numbers, so durations stay readable.
+    """
+    limits: list[tuple[float, str]] = [(cap, f"--time-scale {cap:g} (the cap)")]
+    if scenario_max is not None:
+        limits.append((scenario_max, f"the scenario's max_time_scale {scenario_max:g}"))
+    if terms is not None:
+        down = list(down)
+        need = terms.needed_scrape_timeout_s(down)
+        if need > 0:
+            what = f"with {', '.join(down)} down" if down and terms.down_answer_s(down) else "healthy"
+            limits.append((SCRAPE_S / need, f"scrape timeout >= {need:.2f} s (exporters {what})"))
+        for name, production_s, real_s in bounds:
+            if real_s > 0:
+                limits.append((MAX_REAL_SHARE * production_s / real_s,
+                               f"{name}: {real_s:.2f} s of real terms <= {MAX_REAL_SHARE:.0%} of its bound"))
+    limits.sort(key=lambda x: x[0])
+    value = math.floor(limits[0][0] + 1e-9)
+    texts = tuple(f"{text} allows {lim:.1f}" for lim, text in limits)
+    if value < 1:
+        return ScaleChoice(1.0, texts, refused=f"even real time is too fast: {limits[0][1]}")
+    return ScaleChoice(float(value), texts)

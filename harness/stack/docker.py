@@ -96,6 +96,10 @@ class DockerBackend:
         raise HarnessError("the docker backend loads stack/prometheus/rules as mounted",
                            hint="edit the files there and POST /-/reload to Prometheus")
 
+    def set_time_scale(self, scale: float) -> None:
+        raise HarnessError(f"the docker backend runs its stack at real time and cannot run at scale {scale:g}",
+                           hint="pass --time-scale 1 with --backend docker, or use the local backend")
+
     def teardown(self) -> None:
         self.compose.stop()  # type: ignore[attr-defined]
 

@@ -35,6 +35,11 @@ class ExternalBackend:
         raise HarnessError("the external backend does not manage Prometheus's rule files",
                            hint="deploy the rules to the external Prometheus yourself, then reload it")
 
+    def set_time_scale(self, scale: float) -> None:
+        raise HarnessError(f"the external stack's rules and timers are its own; the harness cannot make it run "
+                           f"at scale {scale:g}", hint="pass the --time-scale the external stack was deployed "
+                           "with (1 for a production-like stack), and drop max_time_scale below it")
+
     def teardown(self) -> None:
         return None
 

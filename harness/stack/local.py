@@ -51,11 +51,22 @@ class LocalBackend:
 
     def reload_rules(self, paths: Sequence[Path]) -> list[Path]:
         plan = self.plan
+        plan.rule_sources = list(paths)
         files = prometheus.prepare_rules(paths, plan.run_dir / "prometheus" / "rules", plan.time_scale,
                                          plan.scrape_interval_s())
         prometheus.reload(plan.url("prometheus"), plan.ctx.logs_dir / "prometheus.log")
         plan.rule_files = files
         return files
+
+    def set_time_scale(self, scale: float) -> None:
+        """Rewrite the rules, the scrape and evaluation intervals and Alertmanager's timers for ``scale`` and
+        reload both: no restart, so the stack (and its warm caches and pools) stays as it is."""
+        plan = self.plan
+        plan.time_scale = scale
+        prometheus.write_config(plan)
+        self.reload_rules(plan.rule_sources)
+        if plan.alertmanager_source is not None:
+            alertmanager.reload(plan, alertmanager.prepare_config(plan.alertmanager_source, self.sinks, scale))
 
     def teardown(self) -> None:
         """Reverse start order, best effort per service; the first error is raised after all ran."""
@@ -110,7 +121,7 @@ def start_local(cfg: Config, *, rules: Sequence[Path] | None, alertmanager_confi
     ctx = RunContext(work_root)
     ports, proxy_ports = _allocate(cfg)
     plan = LocalPlan(cfg=cfg, ctx=ctx, run_as=None, ports=ports, proxy_ports=proxy_ports,
-                     time_scale=cfg.time_scale)
+                     time_scale=cfg.time_scale, rule_sources=list(rule_sources), alertmanager_source=am_source)
     toxiproxy.command(plan, 0)  # fails now, not halfway through, when no fault proxy exists
     plan.api_available = plan.cfg_repo_file(api.API_SCRIPT) is not None
     plan.backup_available = plan.cfg_repo_file(api.BACKUP_SCRIPT) is not None

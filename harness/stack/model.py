@@ -26,6 +26,11 @@ PROXY_NAMES = PROXIES
 ProcessControl = ProcessHandle
 
 
+# The alert recorder polls every half evaluation interval (production 30 s), so every pending/firing change
+# is seen.
+RECORDER_POLL_S = 15.0
+
+
 @dataclass
 class ServiceInfo:
     name: str
@@ -50,6 +55,8 @@ class Backend(Protocol):
     def redis_url(self, via_proxy: bool) -> str: ...
 
     def reload_rules(self, paths: Sequence[Path]) -> list[Path]: ...
+
+    def set_time_scale(self, scale: float) -> None: ...
 
     def teardown(self) -> None: ...
 
@@ -101,6 +108,14 @@ class Stack:
     def reload_rules(self, paths: Sequence[Path]) -> list[Path]:
         self.rule_files = self._backend.reload_rules([Path(p) for p in paths])
         return self.rule_files
+
+    def set_time_scale(self, scale: float) -> None:
+        """Run from now on at ``scale`` (rules, scrape and evaluation intervals, Alertmanager timers), or raise
+        HarnessError saying why this backend cannot."""
+        self._backend.set_time_scale(scale)
+        self.time_scale = scale
+        if self.recorder is not None:
+            self.recorder.interval_s = max(0.05, RECORDER_POLL_S / scale)
 
     def stop(self) -> None:
         with self._stop_lock:

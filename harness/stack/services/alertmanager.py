@@ -6,6 +6,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import requests
+
+from harness.errors import HarnessError
 from harness.rules.alertmanager import adapt_alertmanager_config
 from harness.stack.core.binaries import find_binary
 from harness.stack.core.process import ManagedProcess
@@ -48,3 +51,13 @@ def start(plan: LocalPlan) -> ManagedProcess:
                                         hint=f"check the config with `amtool check-config {config}`"))
     proc.start()
     return proc
+
+
+def reload(plan: LocalPlan, text: str) -> None:
+    """Write a new config and have Alertmanager load it (its timers follow a new time scale)."""
+    (plan.run_dir / "alertmanager" / "alertmanager.yml").write_text(text)
+    resp = requests.post(plan.url("alertmanager", "/-/reload"), timeout=10)
+    if resp.status_code != 200:
+        raise HarnessError(f"Alertmanager refused the reload ({resp.status_code}): {resp.text.strip()[:500]}",
+                           hint="the previous config stays loaded; check it with `amtool check-config`")
+    plan.alertmanager_config = text

@@ -21,6 +21,8 @@ class LocalPlan:
     proxy_ports: dict[str, int]    # proxy name -> listen port
     time_scale: float
     rule_files: list[Path] = field(default_factory=list)
+    rule_sources: list[Path] = field(default_factory=list)   # as the user gave them (rewritten per scale)
+    alertmanager_source: Path | None = None
     alertmanager_config: str = ""  # the adapted config text
     api_available: bool = False
     backup_available: bool = False

@@ -102,14 +102,21 @@ def prepare_rules(paths: Sequence[Path], out_dir: Path, time_scale: float, scrap
     return written
 
 
-def start(plan: LocalPlan) -> ManagedProcess:
-    port = plan.ports["prometheus"]
+def write_config(plan: LocalPlan) -> Path:
+    """prometheus.yml for the plan's current time scale (scrape and evaluation intervals follow it)."""
     home = plan.run_dir / "prometheus"
-    (home / "data").mkdir(parents=True, exist_ok=True)
     config = home / "prometheus.yml"
     config.write_text(render_config(targets_for(plan), time_scale=plan.time_scale,
                                     alertmanager=f"127.0.0.1:{plan.ports['alertmanager']}",
                                     rule_glob=str(home / "rules" / "*.yml")))
+    return config
+
+
+def start(plan: LocalPlan) -> ManagedProcess:
+    port = plan.ports["prometheus"]
+    home = plan.run_dir / "prometheus"
+    (home / "data").mkdir(parents=True, exist_ok=True)
+    config = write_config(plan)
     argv = [find_binary("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={home / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle", "--web.enable-admin-api",
             "--storage.tsdb.retention.time=1d"]
