@@ -106,6 +106,12 @@ class DockerBackend:
 
 def start_docker(cfg: Config, *, clock: RunClock | None, timeline: Timeline | None) -> Stack:
     ensure_engine()
+    if cfg.time_scale != 1:
+        # The compose stack mounts the rules as written: scheduling faults at another scale on it would
+        # judge production-time rules by compressed clocks.
+        raise HarnessError(f"the docker backend runs its stack at real time; time scale {cfg.time_scale:g} "
+                           f"(from {cfg.sources.get('time_scale', 'default')}) cannot be applied",
+                           hint="pass --time-scale 1 with --backend docker, or use the local backend")
     from testcontainers.compose import DockerCompose
 
     compose = DockerCompose(str(REPO_ROOT), compose_file_name=COMPOSE_FILE.name, build=True, wait=True)
