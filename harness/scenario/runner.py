@@ -83,7 +83,8 @@ class ScenarioRunner:
         self._slo_rows: list[dict[str, Any]] = []
 
     # -- the run ---------------------------------------------------------------------------------
-    def run(self, scn: Scenario) -> ScenarioResult:
+    def run(self, scn: Scenario, *, cap: float | None = None) -> ScenarioResult:
+        """Run ``scn`` at the largest meaningful scale, at most ``cap`` (default: the run's time scale)."""
         clock: RunClock = self.stack.clock
         timeline: Timeline = self.stack.timeline
         begin = clock.now()
@@ -95,7 +96,7 @@ class ScenarioRunner:
         faults = None
         t0 = begin
         try:
-            self._apply_scale(scn, result)
+            self._apply_scale(scn, result, self.opt.time_scale if cap is None else cap)
             timeline.record(clock.now(), MARK, "time_scale", scenario=scn.name, scale=result.time_scale)
             if scn.fresh_history or self.opt.fresh_history:
                 self.prom.delete_all_series()
@@ -374,13 +375,13 @@ class ScenarioRunner:
                             tm.notify_real_s(down)))
         return out
 
-    def choose_scale(self, scn: Scenario) -> ScaleChoice:
-        return choose_scale(self.opt.time_scale, scenario_max=scn.max_time_scale, terms=self.opt.terms,
-                            down=down_services(scn), bounds=self.default_bounds(scn))
+    def choose_scale(self, scn: Scenario, cap: float | None = None) -> ScaleChoice:
+        return choose_scale(self.opt.time_scale if cap is None else cap, scenario_max=scn.max_time_scale,
+                            terms=self.opt.terms, down=down_services(scn), bounds=self.default_bounds(scn))
 
-    def _apply_scale(self, scn: Scenario, result: ScenarioResult) -> None:
+    def _apply_scale(self, scn: Scenario, result: ScenarioResult, cap: float) -> None:
         """Run this scenario at its own scale: the stack's rules, scrape and Alertmanager timers follow."""
-        choice = self.choose_scale(scn)
+        choice = self.choose_scale(scn, cap)
         if choice.refused:
             raise RuntimeError(f"refused: {choice.refused}")
         scale = choice.scale

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -183,12 +183,15 @@ class SuiteResult:
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and self.error is None and all(r.passed for r in self.results)
+        return not self.interrupted and self.error is None and all(r.confirmed_ok for r in self.results)
 
 
 def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[ScenarioResult], None] | None = None,
              findings: Callable[[Plan, list[ScenarioResult]], list[dict[str, Any]]] | None = None,
-             on_start: Callable[[Any, Path], None] | None = None) -> SuiteResult:
+             on_start: Callable[[Any, Path], None] | None = None,
+             confirm_scale: float | None = None) -> SuiteResult:
+    """Run every scenario of ``plan`` on one stack. ``confirm_scale``: rerun each failed scenario at this
+    scale (or its own, if lower) before its failures count; see ``confirm``."""
     from harness.clock import RunClock
     from harness.report import write_report
     from harness.report.model import RunReport
@@ -226,6 +229,11 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
                 out.results.append(res)
                 if on_result:
                     on_result(res)
+            if confirm_scale:
+                for scn, res in zip(plan.scenarios, out.results, strict=True):
+                    if res.error is None and not res.passed:
+                        reset_stack(stack)
+                        confirm(runner, scn, res, confirm_scale)
             report.dashboards = check_run_dashboards(stack)
     except KeyboardInterrupt:
         out.interrupted = True
@@ -251,6 +259,21 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
                 report.notes.append(f"computing findings failed: {exc}")
         out.report_path = write_report(report, Path(cfg.reports_dir))
     return out
+
+
+def confirm(runner: ScenarioRunner, scn: Scenario, res: ScenarioResult, scale: float) -> None:
+    """Rerun a failed scenario at a low scale and keep what it showed beside the first run: a failure that
+    does not reproduce there came from compression, not from the rule."""
+    cap = min(scale, res.time_scale)
+    log.info("confirming %s at time scale <= %g (failed at %g: %s)", scn.name, cap, res.time_scale,
+             ", ".join(res.failed_keys()))
+    again = runner.run(replace(scn, name=f"{scn.name}.confirm"), cap=cap)
+    res.confirmation = {"time_scale": again.time_scale, "passed": again.passed, "error": again.error,
+                        "failed": again.failed_keys(), "verdicts": [v.to_dict() for v in again.verdicts]}
+    res.notes.append(f"confirmed at time scale {again.time_scale:g}: " + (
+        f"the run failed ({again.error})" if again.error else
+        "every failure reproduced" if set(res.failed_keys()) <= set(again.failed_keys()) else
+        f"did not reproduce: {', '.join(sorted(set(res.failed_keys()) - set(again.failed_keys())))}"))
 
 
 def check_run_dashboards(stack: Any) -> list[Any]:
