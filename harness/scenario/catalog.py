@@ -24,6 +24,14 @@ def widest_window_s(expr: str) -> float:
     return max((parse_duration(m.group(1)) for m in _RANGE.finditer(expr)), default=0.0)
 
 
+_RANGE_SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{[^}]*\})?\s*\[(\d+(?:ms|[smhdwy]))[:\]]")
+
+
+def range_selectors(expr: str) -> list[tuple[str, float]]:
+    """(metric name, production seconds) of every range selector in a PromQL expression."""
+    return [(m.group(1), parse_duration(m.group(2))) for m in _RANGE_SELECTOR.finditer(expr)]
+
+
 def expand_records(expr: str, records: Mapping[str, str], depth: int = 3) -> str:
     """The expression with the expressions of the recording rules it reads appended (they are part of it)."""
     if depth == 0:
@@ -77,6 +85,12 @@ class Catalog:
         """Alerts whose windows outlast ``drain_s`` production seconds: once firing they cannot resolve between
         two scenarios (a spent 30-day budget stays spent), so the wait for quiet does not wait for them."""
         return frozenset(n for n in self.alerts if self.effective_window_s(n) > drain_s)
+
+    def windows(self) -> list[tuple[str, str, float]]:
+        """(alert, metric, production seconds) of every range window an alert reads, through the recording
+        rules it uses."""
+        return [(name, metric, w) for name, rule in sorted(self.alerts.items())
+                for metric, w in range_selectors(expand_records(rule.expr, self.record_exprs))]
 
     def rule(self, name: str) -> AlertRule:
         try:

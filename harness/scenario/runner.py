@@ -20,7 +20,7 @@ from harness.scenario import verdict as V
 from harness.scenario.catalog import Catalog
 from harness.scenario.model import Expectation, FaultSpec, Scenario
 from harness.scenario.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
-from harness.scenario.timing import DOWN_KINDS, RealTerms, ScaleChoice, Timing, choose_scale
+from harness.scenario.timing import DOWN_KINDS, RealTerms, ScaleChoice, Timing, choose_scale, job_intervals
 from harness.timeline import MARK, PHASE, Timeline
 
 log = logging.getLogger("harness.scenario")
@@ -377,7 +377,8 @@ class ScenarioRunner:
 
     def choose_scale(self, scn: Scenario, cap: float | None = None) -> ScaleChoice:
         return choose_scale(self.opt.time_scale if cap is None else cap, scenario_max=scn.max_time_scale,
-                            terms=self.opt.terms, down=down_services(scn), bounds=self.default_bounds(scn))
+                            terms=self.opt.terms, down=down_services(scn), bounds=self.default_bounds(scn),
+                            windows=self.catalog.windows())
 
     def _apply_scale(self, scn: Scenario, result: ScenarioResult, cap: float) -> None:
         """Run this scenario at its own scale: the stack's rules, scrape and Alertmanager timers follow."""
@@ -385,15 +386,19 @@ class ScenarioRunner:
         if choice.refused:
             raise RuntimeError(f"refused: {choice.refused}")
         scale = choice.scale
-        current = float(getattr(self.stack, "time_scale", scale))
-        if scale != current:
+        slow = job_intervals(scale, self.opt.terms.scrape_floors(down_services(scn))) if self.opt.terms else {}
+        current = (float(getattr(self.stack, "time_scale", scale)), getattr(self.stack, "job_intervals", {}))
+        if (scale, slow) != current:
             setter = getattr(self.stack, "set_time_scale", None)
             if setter is None:
-                result.notes.append(f"this stack cannot change its time scale; runs at {current:g} where "
+                result.notes.append(f"this stack cannot change its time scale; runs at {current[0]:g} where "
                                     f"{scale:g} was chosen")
-                scale = current
+                scale = current[0]
             else:
-                setter(scale)
+                setter(scale, job_intervals=slow)
+        if slow:
+            result.notes.append("scraped less often so their exporters can answer: " + ", ".join(
+                f"job {job} every {s:.2f} s" for job, s in slow.items()))
         self.timing = Timing(scale, terms=self.opt.terms or RealTerms())
         result.time_scale = scale
         result.notes.append(f"time scale {scale:g}: " + "; ".join(choice.limits[:3]))

@@ -25,18 +25,26 @@ EVAL_S = 30.0
 PRODUCTION_SCRAPE_TIMEOUT_S = 10.0
 
 # A scrape timeout is at least this multiple of the slowest answer measured (healthy answers vary with load;
-# the answer of an exporter whose target is down is dominated by its own fixed connect timeout).
+# the answer of an exporter whose target is down is dominated by its own fixed retry sleep).
 HEALTHY_TIMEOUT_MARGIN = 2.5
 DOWN_TIMEOUT_MARGIN = 1.5
 # Real terms may be at most this share of a bound's compressed part.
 MAX_REAL_SHARE = 0.5
+# A range window must hold at least this many scrapes of the metrics it reads.
+MIN_SCRAPES_PER_WINDOW = 4
 
-# Which exporter reports on which service (the reference stack's topology).
+# The reference stack's topology: which exporter reports on which service, the scrape job of each exporter,
+# and the metric-name prefix of each job (to find the windows a slow job's scrapes must fill).
 EXPORTER_OF = {
     "postgres_primary": "postgres_exporter_primary",
     "postgres_replica": "postgres_exporter_replica",
     "redis": "redis_exporter",
 }
+JOB_OF = {
+    "postgres_exporter_primary": "postgres", "postgres_exporter_replica": "postgres",
+    "redis_exporter": "redis", "node_exporter": "node", "api": "api", "backup": "backup",
+}
+JOB_METRIC_PREFIX = {"postgres": "pg_", "redis": "redis_", "node": "node_"}
 # Fault kinds that take a service down (the exporter then answers for a service that is gone).
 DOWN_KINDS = ("crash", "stop", "restart")
 
@@ -58,12 +66,24 @@ class RealTerms:
     def restart_of_s(self, services: Iterable[str]) -> float:
         return max((self.restart_s.get(s, 0.0) for s in services), default=0.0)
 
+    def scrape_floors(self, down: Iterable[str] = ()) -> dict[str, float]:
+        """The shortest scrape timeout each job needs (so its interval, which a timeout cannot exceed), with
+        ``down`` services down. An exporter slower than production's timeout fails its scrape in production
+        too: no timeout is owed it."""
+        floors: dict[str, float] = {}
+        for exporter, answer in self.exporter_s.items():
+            job = JOB_OF.get(exporter, exporter)
+            floors[job] = max(floors.get(job, 0.0), answer * HEALTHY_TIMEOUT_MARGIN)
+        for service in down:
+            answer = self.exporter_down_s.get(service, 0.0)
+            watcher = EXPORTER_OF.get(service)
+            if watcher and answer < PRODUCTION_SCRAPE_TIMEOUT_S:
+                job = JOB_OF.get(watcher, watcher)
+                floors[job] = max(floors.get(job, 0.0), answer * DOWN_TIMEOUT_MARGIN)
+        return floors
+
     def needed_scrape_timeout_s(self, down: Iterable[str] = ()) -> float:
-        """The shortest scrape timeout that still lets every exporter answer, with ``down`` services down.
-        An exporter slower than the production timeout fails in production too: no timeout is owed it."""
-        healthy = max(self.exporter_s.values(), default=0.0) * HEALTHY_TIMEOUT_MARGIN
-        slow = [v for s in down if (v := self.exporter_down_s.get(s, 0.0)) < PRODUCTION_SCRAPE_TIMEOUT_S]
-        return max([healthy, *(v * DOWN_TIMEOUT_MARGIN for v in slow)])
+        return max(self.scrape_floors(down).values(), default=0.0)
 
     def describe(self) -> list[str]:
         rows = [f"exporter {k} answers in {v * 1000:.0f} ms" for k, v in sorted(self.exporter_s.items())]
@@ -73,6 +93,13 @@ class RealTerms:
         if self.delivery_s:
             rows.append(f"Alertmanager delivers in {self.delivery_s * 1000:.0f} ms")
         return rows
+
+
+def job_intervals(scale: float, floors: Mapping[str, float]) -> dict[str, float]:
+    """Jobs whose exporters need a longer scrape timeout than the compressed interval allows, and the
+    interval (= timeout) each gets: those jobs are scraped less often than the rest, never cut short."""
+    interval = SCRAPE_S / scale
+    return {job: math.ceil(f * 1000) / 1000 for job, f in sorted(floors.items()) if f > interval}
 
 
 @dataclass(frozen=True)
@@ -111,9 +138,9 @@ class Timing:
     # The recorder's poll (half an evaluation) is not among them: it compresses, and the production terms'
     # evaluations of slack cover it.
     def fire_real_s(self, down: Iterable[str] = ()) -> float:
-        """Real seconds a firing can take beyond its production terms: the slowest exporter answer (of an
-        exporter whose service is down, or of a healthy one)."""
-        return max(self.terms.down_answer_s(down), max(self.terms.exporter_s.values(), default=0.0))
+        """Real seconds a firing can take beyond its production terms: a scrape of the slowest job (the
+        scrape timeout its exporters need, with ``down`` services down) coming that much later."""
+        return self.terms.needed_scrape_timeout_s(down)
 
     def resolve_real_s(self, down: Iterable[str] = ()) -> float:
         """Beyond the production terms of resolving: the crashed services restarting, then a healthy answer."""
@@ -131,23 +158,29 @@ class ScaleChoice:
 
 
 def choose_scale(cap: float, *, scenario_max: float | None, terms: RealTerms | None, down: Iterable[str],
-                 bounds: Iterable[tuple[str, float, float]]) -> ScaleChoice:
+                 bounds: Iterable[tuple[str, float, float]],
+                 windows: Iterable[tuple[str, str, float]] = ()) -> ScaleChoice:
     """The largest scale, at most ``cap``, at which a scenario still means what it says.
 
     ``down``: services the scenario takes down; ``bounds``: (what, production seconds, real seconds) of each
-    default bound it checks. Limits: the scenario's own ``max_time_scale``; every scrape timeout (the scrape
-    interval, ``SCRAPE_S / scale``) at least what the exporters need; each bound's real terms at most
-    ``MAX_REAL_SHARE`` of its compressed part. Whole numbers, so durations stay readable.
+    default bound it checks; ``windows``: (alert, metric name, production seconds) of each range window the
+    loaded rules read. Limits: the scenario's own ``max_time_scale``; every window over the metrics of a job
+    whose exporters need a longer scrape timeout than the compressed interval (``job_intervals``) still
+    holding ``MIN_SCRAPES_PER_WINDOW`` of its scrapes; each bound's real terms at most ``MAX_REAL_SHARE`` of
+    its compressed part. Whole numbers, so durations stay readable.
     """
     limits: list[tuple[float, str]] = [(cap, f"--time-scale {cap:g} (the cap)")]
     if scenario_max is not None:
         limits.append((scenario_max, f"the scenario's max_time_scale {scenario_max:g}"))
     if terms is not None:
-        down = list(down)
-        need = terms.needed_scrape_timeout_s(down)
-        if need > 0:
-            what = f"with {', '.join(down)} down" if down and terms.down_answer_s(down) else "healthy"
-            limits.append((SCRAPE_S / need, f"scrape timeout >= {need:.2f} s (exporters {what})"))
+        floors = terms.scrape_floors(down)
+        for alert, metric, window_s in windows:
+            for job, floor in floors.items():
+                prefix = JOB_METRIC_PREFIX.get(job)
+                if prefix and metric.startswith(prefix) and floor > 0:
+                    limits.append((window_s / (MIN_SCRAPES_PER_WINDOW * floor),
+                                   f"{alert}: its {window_s:g} s window over {metric} holds "
+                                   f"{MIN_SCRAPES_PER_WINDOW} scrapes of job {job} ({floor:.2f} s each)"))
         for name, production_s, real_s in bounds:
             if real_s > 0:
                 limits.append((MAX_REAL_SHARE * production_s / real_s,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from harness.clock import RunClock
@@ -96,7 +96,7 @@ class DockerBackend:
         raise HarnessError("the docker backend loads stack/prometheus/rules as mounted",
                            hint="edit the files there and POST /-/reload to Prometheus")
 
-    def set_time_scale(self, scale: float) -> None:
+    def set_time_scale(self, scale: float, job_intervals: Mapping[str, float]) -> None:
         raise HarnessError(f"the docker backend runs its stack at real time and cannot run at scale {scale:g}",
                            hint="pass --time-scale 1 with --backend docker, or use the local backend")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +58,12 @@ class LocalBackend:
         plan.rule_files = files
         return files
 
-    def set_time_scale(self, scale: float) -> None:
+    def set_time_scale(self, scale: float, job_intervals: Mapping[str, float]) -> None:
         """Rewrite the rules, the scrape and evaluation intervals and Alertmanager's timers for ``scale`` and
         reload both: no restart, so the stack (and its warm caches and pools) stays as it is."""
         plan = self.plan
         plan.time_scale = scale
+        plan.job_intervals = dict(job_intervals)
         prometheus.write_config(plan)
         self.reload_rules(plan.rule_sources)
         if plan.alertmanager_source is not None:

@@ -1,7 +1,7 @@
 import math
 
 from harness.scenario.catalog import AlertRule
-from harness.scenario.timing import SCRAPE_S, RealTerms, Timing, choose_scale
+from harness.scenario.timing import RealTerms, Timing, choose_scale, job_intervals
 
 
 def rule(expr="up == 0", for_s=60.0, interval=30.0):
@@ -35,17 +35,25 @@ TERMS = RealTerms(exporter_s={"postgres_exporter_primary": 0.1, "redis_exporter"
 
 
 def test_scrape_timeout_is_never_below_what_the_exporters_need():
-    assert TERMS.needed_scrape_timeout_s() == 0.25                     # healthy, with its margin
-    assert TERMS.needed_scrape_timeout_s(["postgres_primary"]) == 1.5  # the exporter of a crashed Postgres
+    assert TERMS.scrape_floors() == {"postgres": 0.25, "redis": 0.05}      # healthy, with its margin
+    assert TERMS.scrape_floors(["postgres_primary"])["postgres"] == 1.5    # the exporter of a crashed Postgres
     # An exporter that never answers fails its scrape in production too: no timeout is owed it.
-    assert TERMS.needed_scrape_timeout_s(["frozen"]) == 0.25
+    assert TERMS.scrape_floors(["frozen"]) == TERMS.scrape_floors()
 
 
-def test_scale_is_capped_by_the_slowest_exporter_of_what_the_scenario_takes_down():
-    healthy = choose_scale(120, scenario_max=None, terms=TERMS, down=[], bounds=[])
-    assert healthy.scale == math.floor(SCRAPE_S / 0.25) == 60 and "healthy" in healthy.limits[0]
-    down = choose_scale(120, scenario_max=None, terms=TERMS, down=["postgres_primary"], bounds=[])
-    assert down.scale == 10 and "postgres_primary down" in down.limits[0]
+def test_a_slow_job_is_scraped_less_often_instead_of_slowing_every_scenario():
+    floors = TERMS.scrape_floors(["postgres_primary"])
+    assert job_intervals(120, floors) == {"postgres": 1.5}                # 0.125 s would cut it short
+    assert job_intervals(6, floors) == {}                                 # 2.5 s covers it
+    assert choose_scale(120, scenario_max=None, terms=TERMS, down=["postgres_primary"], bounds=[]).scale == 120
+
+
+def test_windows_over_a_slow_jobs_metrics_still_hold_four_of_its_scrapes():
+    windows = [("PgRate", "pg_stat_database_xact_commit", 300.0), ("Api", "http_requests_total", 60.0)]
+    choice = choose_scale(120, scenario_max=None, terms=TERMS, down=["postgres_primary"], bounds=[],
+                          windows=windows)
+    assert choice.scale == 50 and choice.limits[0].startswith("PgRate")  # 300 / (4 * 1.5)
+    assert choose_scale(120, scenario_max=None, terms=TERMS, down=[], bounds=[], windows=windows).scale == 120
 
 
 def test_scale_is_capped_by_the_option_the_scenario_and_the_real_share_of_each_bound():
@@ -58,11 +66,12 @@ def test_scale_is_capped_by_the_option_the_scenario_and_the_real_share_of_each_b
 
 
 def test_a_scenario_that_cannot_be_meaningful_even_at_real_time_is_refused():
-    slow = RealTerms(exporter_s={"e": 10.0})
-    assert choose_scale(120, scenario_max=None, terms=slow, down=[], bounds=[]).refused
+    slow = RealTerms(exporter_s={"node_exporter": 10.0})
+    assert choose_scale(120, scenario_max=None, terms=slow, down=[], bounds=[],
+                        windows=[("Disk", "node_filesystem_avail_bytes", 60.0)]).refused
 
 
 def test_bounds_add_the_measured_real_terms():
     t = Timing(60, terms=TERMS)
-    assert t.fire_real_s(["postgres_primary"]) == 1.0 and t.fire_real_s() == 0.1
-    assert t.resolve_real_s(["postgres_primary"]) == 2.1
+    assert t.fire_real_s(["postgres_primary"]) == 1.5 and t.fire_real_s() == 0.25
+    assert t.resolve_real_s(["postgres_primary"]) == 2.25

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,10 @@ def targets_for(plan: LocalPlan) -> list[Target]:
     return out
 
 
-def render_config(targets: Sequence[Target], *, time_scale: float, alertmanager: str, rule_glob: str) -> str:
+def render_config(targets: Sequence[Target], *, time_scale: float, alertmanager: str, rule_glob: str,
+                  job_intervals: Mapping[str, float] | None = None) -> str:
+    """``job_intervals``: jobs whose exporters need a longer scrape timeout than the compressed interval get
+    their own interval, and a timeout equal to it (Prometheus allows no timeout longer than the interval)."""
     scrape = 15.0 / time_scale
     evaluation = 30.0 / time_scale
     jobs: dict[str, list[dict[str, object]]] = {}
@@ -71,9 +74,16 @@ def render_config(targets: Sequence[Target], *, time_scale: float, alertmanager:
         },
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
         "rule_files": [rule_glob],
-        "scrape_configs": [{"job_name": job, "static_configs": configs} for job, configs in jobs.items()],
+        "scrape_configs": [{"job_name": job, **_job_timing(job, job_intervals or {}), "static_configs": configs}
+                           for job, configs in jobs.items()],
     }
     return yaml.safe_dump(config, sort_keys=False)
+
+
+def _job_timing(job: str, intervals: Mapping[str, float]) -> dict[str, str]:
+    if job not in intervals:
+        return {}
+    return {"scrape_interval": format_duration(intervals[job]), "scrape_timeout": format_duration(intervals[job])}
 
 
 # Loaded when no rule files are given: the corrected betting pack and the PetForce SLO pack (the seed
@@ -108,7 +118,7 @@ def write_config(plan: LocalPlan) -> Path:
     config = home / "prometheus.yml"
     config.write_text(render_config(targets_for(plan), time_scale=plan.time_scale,
                                     alertmanager=f"127.0.0.1:{plan.ports['alertmanager']}",
-                                    rule_glob=str(home / "rules" / "*.yml")))
+                                    rule_glob=str(home / "rules" / "*.yml"), job_intervals=plan.job_intervals))
     return config
 
 
