@@ -77,7 +77,7 @@ class HarnessSession:
         if self.stack is None:
             from harness.clock import RunClock
             from harness.scenario.runner import ScenarioRunner
-            from harness.scenario.suite import measured_terms, new_run_id, run_options
+            from harness.scenario.suite import measured_terms, new_run_id, run_options, starting_config
             from harness.stack import start_stack
             from harness.timeline import Timeline
 
@@ -87,8 +87,9 @@ class HarnessSession:
             self.clock = RunClock()
             self.timeline = Timeline(path=self.run_dir / "timeline.jsonl")
             try:
-                self.stack = start_stack(self.cfg, rules=self.rule_files, alertmanager_config=self.am_config,
-                                         clock=self.clock, timeline=self.timeline)
+                self.stack = start_stack(starting_config(self.cfg), rules=self.rule_files,
+                                         alertmanager_config=self.am_config, clock=self.clock,
+                                         timeline=self.timeline)
                 terms = measured_terms(self.stack, self.cfg.backend)
             except Exception as exc:
                 self.start_error = exc

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from harness.clock import RunClock
+from harness.observe.alertmanager import AlertmanagerClient
 from harness.observe.prometheus import PrometheusClient
 from harness.rules.metrics import split_comparison
 from harness.scenario import verdict as V
@@ -58,12 +59,16 @@ def _sleep_until(clock: RunClock, t: float, sleep: Callable[[float], None]) -> N
 
 
 def wait_quiet(prom: PrometheusClient, clock: RunClock, timeout: float, sleep: Callable[[float], None],
-               ignore: frozenset[str] = frozenset()) -> list[str]:
-    """Wait until Prometheus shows no pending or firing alert outside ``ignore``; return every alert name
-    still active then (those outside ``ignore`` are noise the scenario starts with, reported not hidden)."""
+               ignore: frozenset[str] = frozenset(), am: AlertmanagerClient | None = None) -> list[str]:
+    """Wait until Prometheus shows no pending or firing alert outside ``ignore`` (and Alertmanager holds none
+    that Prometheus does not: those are resolved through its API); return every alert name still active then
+    (those outside ``ignore`` are noise the scenario starts with, and fail its checks)."""
     deadline = clock.now() + timeout
     while True:
-        active = sorted({a["labels"].get("alertname", "?") for a in prom.alerts()})
+        alerts = prom.alerts()
+        if am is not None:
+            am.resolve_stale([a.get("labels") or {} for a in alerts if a.get("state") == "firing"])
+        active = sorted({a["labels"].get("alertname", "?") for a in alerts})
         if not set(active) - ignore or clock.now() >= deadline:
             return active
         sleep(0.25)
@@ -78,6 +83,9 @@ class ScenarioRunner:
         self.opt = options
         self.timing = Timing(options.time_scale, terms=options.terms or RealTerms())
         self.prom = prometheus or PrometheusClient(stack.urls["prometheus"])
+        # Only on a stack the harness started: an external Alertmanager's alerts are not ours to resolve.
+        self.am = AlertmanagerClient(stack.urls["alertmanager"]) if prometheus is None \
+            and options.fresh_history and "alertmanager" in stack.urls else None
         self._faults_factory = faults_factory
         self._load_factory = load_factory
         self._slo_rows: list[dict[str, Any]] = []
@@ -101,7 +109,8 @@ class ScenarioRunner:
             if scn.fresh_history or self.opt.fresh_history:
                 self.prom.delete_all_series()
                 timeline.record(clock.now(), MARK, "fresh_history", scenario=scn.name)
-            active = wait_quiet(self.prom, clock, self.opt.quiet_timeout, self.opt.sleep, self.opt.sticky_alerts)
+            active = wait_quiet(self.prom, clock, self.opt.quiet_timeout, self.opt.sleep, self.opt.sticky_alerts,
+                                am=self.am)
             noise = [a for a in active if a not in self.opt.sticky_alerts]
             carried = [a for a in active if a in self.opt.sticky_alerts]
             if noise:

@@ -141,6 +141,15 @@ def run_options(catalog: Catalog, time_scale: float, records_dir: Path, *, backe
     return opt
 
 
+# A suite's local stack starts at this scale (or the cap, if lower): slow enough that every exporter answers
+# within its scrape timeout before anything is measured; each scenario then sets its own.
+START_SCALE = 10.0
+
+
+def starting_config(cfg: Config) -> Config:
+    return replace(cfg, time_scale=min(cfg.time_scale, START_SCALE)) if cfg.backend == "local" else cfg
+
+
 def measured_terms(stack: Any, backend: str) -> RealTerms | None:
     """The stack's real terms, measured on a stack the harness started (an external stack is not ours to
     crash; the docker backend has no process control): bounds then carry no real terms."""
@@ -213,8 +222,8 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
     stack = None
     try:
         with sigterm_as_interrupt():
-            stack = start_stack(cfg, rules=plan.rule_files, alertmanager_config=plan.alertmanager_config,
-                                clock=clock, timeline=timeline)
+            stack = start_stack(starting_config(cfg), rules=plan.rule_files,
+                                alertmanager_config=plan.alertmanager_config, clock=clock, timeline=timeline)
             runner = ScenarioRunner(stack, plan.catalog, run_options(plan.catalog, cfg.time_scale, records_dir,
                                                                      backend=cfg.backend,
                                                                      load_workers=cfg.load_workers,
