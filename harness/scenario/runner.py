@@ -18,7 +18,7 @@ from harness.observe.alertmanager import AlertmanagerClient
 from harness.observe.prometheus import PrometheusClient
 from harness.rules.metrics import split_comparison
 from harness.scenario import verdict as V
-from harness.scenario.catalog import Catalog
+from harness.scenario.catalog import AlertRule, Catalog, expand_records
 from harness.scenario.model import Expectation, FaultSpec, Scenario
 from harness.scenario.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
 from harness.scenario.timing import DOWN_KINDS, RealTerms, ScaleChoice, Timing, choose_scale, job_intervals
@@ -290,8 +290,7 @@ class ScenarioRunner:
                 since = self._since(scn, e, fault_times, 1)
             except RuntimeError:
                 continue  # reported by the verdict itself
-            within = self._within(e, self.timing.default_resolve_within(self.catalog.rule(e.subject)),
-                                  self.timing.resolve_real_s(down_services(scn)))
+            within = self._within(e, *self.default_bound(scn, e))
             while clock.now() < since + within:
                 verdict = V.resolves_within(timeline.events_with_state(since - 1.0), e.subject, since=since,
                                             within=within, labels=e.params.get("labels"))
@@ -318,12 +317,12 @@ class ScenarioRunner:
             return [Verdict("unsupported", e.subject, UNSUPPORTED, "exercised", str(e.params["reason"]))]
         if e.kind == "fires":
             rule = self.catalog.rule(e.subject)
-            within = self._within(e, tm.default_fire_within(rule), tm.fire_real_s(down_services(scn)))
+            within = self._within(e, *self.default_bound(scn, e))
             return [V.fires_within(events, e.subject, since=self._since(scn, e, times, 0), within=within,
                                    labels=labels, min_latency=tm.min_fire(rule))]
         if e.kind == "resolves":
             rule = self.catalog.rule(e.subject)
-            within = self._within(e, tm.default_resolve_within(rule), tm.resolve_real_s(down_services(scn)))
+            within = self._within(e, *self.default_bound(scn, e))
             return [V.resolves_within(events, e.subject, since=self._since(scn, e, times, 1), within=within,
                                       labels=labels)]
         if e.kind == "silent":
@@ -333,8 +332,7 @@ class ScenarioRunner:
             return [V.stays_silent(events, n, start=start, end=stop, labels=labels) for n in names]
         if e.kind == "notified":
             rule = self.catalog.rule(e.subject)
-            within = self._within(e, tm.default_fire_within(rule) + self.catalog.group_wait_s,
-                                  tm.notify_real_s(down_services(scn)))
+            within = self._within(e, *self.default_bound(scn, e))
             receivers = [str(r) for r in e.params.get("receivers", [])]
             not_receivers = [str(r) for r in e.params.get("not_receivers", [])]
             return V.notified(events, e.subject, receivers=receivers, not_receivers=not_receivers,
@@ -366,23 +364,25 @@ class ScenarioRunner:
             return self.timing.real(float(e.params["within"]))
         return self.timing.real(default_production_s) + real_s
 
-    def default_bounds(self, scn: Scenario, tm: Timing | None = None) -> list[tuple[str, float, float]]:
+    def default_bound(self, scn: Scenario, e: Expectation) -> tuple[float, float]:
+        """(production seconds, real seconds) of the default bound of a fires/resolves/notified check."""
+        tm, rule, down = self.timing, self.catalog.rule(e.subject), down_services(scn)
+        expr = self._expr(rule)
+        if e.kind == "fires":
+            return tm.default_fire_within(rule), tm.fire_real_s(down, expr)
+        if e.kind == "resolves":
+            return tm.default_resolve_within(rule), tm.resolve_real_s(down, expr)
+        return tm.default_fire_within(rule) + self.catalog.group_wait_s, tm.notify_real_s(down, expr)
+
+    def default_bounds(self, scn: Scenario) -> list[tuple[str, float, float]]:
         """(what, production seconds, real seconds) of every default bound the scenario checks."""
-        tm = tm or self.timing
-        down = down_services(scn)
-        out: list[tuple[str, float, float]] = []
-        for e in scn.expectations:
-            if "within" in e.params or e.subject not in self.catalog.alerts:
-                continue
-            rule = self.catalog.rule(e.subject)
-            if e.kind == "fires":
-                out.append((f"fires {e.subject}", tm.default_fire_within(rule), tm.fire_real_s(down)))
-            elif e.kind == "resolves":
-                out.append((f"resolves {e.subject}", tm.default_resolve_within(rule), tm.resolve_real_s(down)))
-            elif e.kind == "notified":
-                out.append((f"notified {e.subject}", tm.default_fire_within(rule) + self.catalog.group_wait_s,
-                            tm.notify_real_s(down)))
-        return out
+        return [(f"{e.kind} {e.subject}", *self.default_bound(scn, e)) for e in scn.expectations
+                if e.kind in ("fires", "resolves", "notified") and "within" not in e.params
+                and e.subject in self.catalog.alerts]
+
+    def _expr(self, rule: AlertRule) -> str:
+        """The rule's expression with those of the recording rules it reads (they are part of it)."""
+        return expand_records(rule.expr, self.catalog.record_exprs)
 
     def choose_scale(self, scn: Scenario, cap: float | None = None) -> ScaleChoice:
         return choose_scale(self.opt.time_scale if cap is None else cap, scenario_max=scn.max_time_scale,

@@ -150,15 +150,18 @@ def starting_config(cfg: Config) -> Config:
     return replace(cfg, time_scale=min(cfg.time_scale, START_SCALE)) if cfg.backend == "local" else cfg
 
 
-def measured_terms(stack: Any, backend: str) -> RealTerms | None:
+def measured_terms(stack: Any, backend: str, records_dir: Path) -> RealTerms | None:
     """The stack's real terms, measured on a stack the harness started (an external stack is not ours to
-    crash; the docker backend has no process control): bounds then carry no real terms."""
+    crash; the docker backend has no process control): bounds then carry no real terms. Then the stack is
+    warmed up with load, so the first scenario does not meet cold pools and caches."""
     if backend != "local":
         log.info("real terms not measured on the %s backend: default bounds have production terms only", backend)
         return None
-    from harness.stack.measure import measure_terms
+    from harness.stack.measure import measure_terms, warm_up
 
-    return measure_terms(stack)
+    terms = measure_terms(stack)
+    warm_up(stack, records_dir)
+    return terms
 
 
 def new_run_id(kind: str) -> str:
@@ -227,7 +230,8 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
             runner = ScenarioRunner(stack, plan.catalog, run_options(plan.catalog, cfg.time_scale, records_dir,
                                                                      backend=cfg.backend,
                                                                      load_workers=cfg.load_workers,
-                                                                     terms=measured_terms(stack, cfg.backend)))
+                                                                     terms=measured_terms(stack, cfg.backend,
+                                                                                          records_dir)))
             report.notes += [f"measured: {line}" for line in runner.opt.terms.describe()] \
                 if runner.opt.terms else []
             if on_start is not None:

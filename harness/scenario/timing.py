@@ -11,6 +11,7 @@ stay a small part of every bound and no scrape timeout is compressed below what 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -95,6 +96,14 @@ class RealTerms:
         return rows
 
 
+def jobs_read(expr: str) -> set[str]:
+    """The scrape jobs whose metrics a rule reads (by metric prefix or a job matcher); the jobs with no known
+    prefix (the API, the backup job) when it reads none of the others'."""
+    known = {job for job, prefix in JOB_METRIC_PREFIX.items()
+             if re.search(rf"(?<![\w:]){prefix}", expr) or f'job="{job}"' in expr}
+    return known or set(JOB_OF.values()) - set(JOB_METRIC_PREFIX)
+
+
 def job_intervals(scale: float, floors: Mapping[str, float]) -> dict[str, float]:
     """Jobs whose exporters need a longer scrape timeout than the compressed interval allows, and the
     interval (= timeout) each gets: those jobs are scraped less often than the rest, never cut short."""
@@ -137,17 +146,19 @@ class Timing:
     # -- real terms ---------------------------------------------------------------------------------
     # The recorder's poll (half an evaluation) is not among them: it compresses, and the production terms'
     # evaluations of slack cover it.
-    def fire_real_s(self, down: Iterable[str] = ()) -> float:
-        """Real seconds a firing can take beyond its production terms: a scrape of the slowest job (the
-        scrape timeout its exporters need, with ``down`` services down) coming that much later."""
-        return self.terms.needed_scrape_timeout_s(down)
+    def fire_real_s(self, down: Iterable[str] = (), expr: str | None = None) -> float:
+        """Real seconds a firing can take beyond its production terms: a scrape of the slowest job the rule
+        reads (the scrape timeout its exporters need, with ``down`` services down) coming that much later."""
+        floors = self.terms.scrape_floors(down)
+        jobs = jobs_read(expr) if expr is not None else set(floors)
+        return max((f for job, f in floors.items() if job in jobs), default=0.0)
 
-    def resolve_real_s(self, down: Iterable[str] = ()) -> float:
+    def resolve_real_s(self, down: Iterable[str] = (), expr: str | None = None) -> float:
         """Beyond the production terms of resolving: the crashed services restarting, then a healthy answer."""
-        return self.terms.restart_of_s(down) + self.fire_real_s()
+        return self.terms.restart_of_s(down) + self.fire_real_s((), expr)
 
-    def notify_real_s(self, down: Iterable[str] = ()) -> float:
-        return self.fire_real_s(down) + self.terms.delivery_s
+    def notify_real_s(self, down: Iterable[str] = (), expr: str | None = None) -> float:
+        return self.fire_real_s(down, expr) + self.terms.delivery_s
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import requests
 
@@ -51,6 +52,27 @@ def wait_reported_up(url: str, marker: str, session: requests.Session, timeout: 
             pass
         sleep(0.02)
     return math.inf
+
+
+# Seconds of steady load after the measurement (which crashes and restarts services) and before the first
+# scenario: the API's pools reconnect and its cache fills, so the first scenario meets a warm stack.
+WARM_UP_S = 10.0
+WARM_UP_RATE = 30.0
+
+
+def warm_up(stack: Stack, records_dir: Path, seconds: float = WARM_UP_S) -> None:
+    if "api" not in stack.urls:
+        return
+    from harness.load import run_load
+    from harness.load.profile import profile_from_spec
+
+    stack.timeline.record(stack.clock.now(), MARK, "warm_up", seconds=seconds)
+    load = run_load(stack.urls["api"], profile_from_spec("constant_rate", rate=WARM_UP_RATE, duration=seconds),
+                    records_path=records_dir / "warm-up.records", clock=stack.clock)
+    try:
+        time.sleep(seconds)
+    finally:
+        load.stop()
 
 
 def measure_terms(stack: Stack) -> RealTerms:
