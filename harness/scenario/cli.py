@@ -1,4 +1,4 @@
-"""``harness verify``, ``harness audit`` and ``harness drill``."""
+"""``harness verify``, ``harness audit``, ``harness drill`` and ``harness demo``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,18 @@ import argparse
 import json
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from harness.config import REPO_ROOT, Config, resolve_config
 from harness.errors import HarnessError
-from harness.scenario.findings import ExpectedFindings, audit_findings, finding_keys
+from harness.scenario.findings import (
+    ExpectedFindings,
+    audit_findings,
+    exported_metric,
+    finding_keys,
+    load_expected_findings,
+)
 from harness.scenario.result import ScenarioResult
 from harness.scenario.suite import (
     REFERENCE_ALERTMANAGER,
@@ -95,7 +100,7 @@ def main_audit(argv: list[str]) -> int:
     rules = args.rules or [str(x) for x in seed_rule_files()]
     plan = plan_run(args.scenarios, rules, args.alertmanager_config or SEED_ALERTMANAGER)
     def findings(pl: Plan, results: list[ScenarioResult]) -> list[dict[str, Any]]:
-        return audit_findings(pl.catalog, results, _exported(pl.catalog))
+        return audit_findings(pl.catalog, results, exported_metric(pl.catalog))
 
     out = run_plan(plan, cfg, kind="audit", on_result=_progress, findings=findings)
     found = findings(plan, out.results)
@@ -109,11 +114,11 @@ def main_audit(argv: list[str]) -> int:
     got = finding_keys(found)
     if args.write_expected:
         target = Path(args.write_expected)
-        previous = _expected(target) if target.is_file() else ExpectedFindings((), {})
+        previous = load_expected_findings(target) if target.is_file() else ExpectedFindings((), {})
         target.write_text(json.dumps(previous.updated(got), indent=2) + "\n")
         print(f"wrote {len(found)} finding key(s) to {target} (timing-dependent entries kept)")
     if args.expect:
-        want = _expected(Path(args.expect))
+        want = load_expected_findings(Path(args.expect))
         missing, new = want.compare(got)
         maybe = sorted(set(got) & set(want.timing_dependent))
         if missing or new:
@@ -125,20 +130,22 @@ def main_audit(argv: list[str]) -> int:
     return 0
 
 
-def _expected(path: Path) -> ExpectedFindings:
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise HarnessError(f"cannot read the expected findings {path}: {exc}",
-                           hint="regenerate it with `harness audit --write-expected FILE`") from None
-    return ExpectedFindings.parse(raw, str(path))
+def main_demo(argv: list[str]) -> int:
+    from harness.scenario.tour import PUBLISHED_TOUR, REFERENCE_TOUR, plan_tour, render_tour, run_tour
 
-
-def _exported(catalog: Any) -> Callable[[str], bool]:
-    """Is a metric exported by the stack (its exporters, the API, the backup job) or recorded by a rule?"""
-    from harness.rules.exported import exported_by
-
-    return lambda name: exported_by(name, set(catalog.records)) is not None
+    p = argparse.ArgumentParser(prog="harness demo", description="A short tour on one stack: a fault on the "
+                                "reference packs that fires, routes and resolves; the SLO against ground truth; "
+                                "known defects of the published packs, switched to by reload. Exit 0 when the "
+                                "tour behaved as expected.")
+    p.add_argument("--time-scale", type=float, help="compress production durations by this factor")
+    args = p.parse_args(argv)
+    cfg = resolve_config({"time_scale": args.time_scale})
+    tour = plan_tour()
+    print(f"harness demo: {len(REFERENCE_TOUR) + len(PUBLISHED_TOUR)} scenarios on one stack at time scale "
+          f"{cfg.time_scale:g} (1 s here is {cfg.time_scale:g} s of production time)", flush=True)
+    out = run_tour(tour, cfg, on_result=_progress)
+    print("\n" + render_tour(tour, out))
+    return 0 if out.ok else 1
 
 
 def _progress(res: ScenarioResult) -> None:

@@ -24,6 +24,7 @@ from harness.scenario.model import Scenario, load_scenario
 from harness.scenario.result import ScenarioResult
 from harness.scenario.runner import RunOptions, ScenarioRunner
 from harness.scenario.validate import ValidationContext, validate_scenarios
+from harness.timeline import MARK
 
 log = logging.getLogger("harness.suite")
 
@@ -167,6 +168,7 @@ class SuiteResult:
     report_path: Path | None = None
     interrupted: bool = False
     error: str | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)   # as the report holds them
 
     @property
     def ok(self) -> bool:
@@ -176,12 +178,34 @@ class SuiteResult:
 def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[ScenarioResult], None] | None = None,
              findings: Callable[[Plan, list[ScenarioResult]], list[dict[str, Any]]] | None = None,
              on_start: Callable[[Any, Path], None] | None = None) -> SuiteResult:
+    return run_plans([plan], cfg, kind=kind, on_result=on_result, findings=findings, on_start=on_start)
+
+
+def pack_label(plan: Plan) -> str:
+    return f"rules {', '.join(p.name for p in plan.rule_files)}; Alertmanager config {plan.alertmanager_config.name}"
+
+
+def switch_pack(stack: Any, plan: Plan) -> None:
+    """Load a plan's rule files and Alertmanager config into the running stack, by reload (no restart)."""
+    stack.reload_rules(plan.rule_files)
+    stack.reload_alertmanager(plan.alertmanager_config)
+
+
+def run_plans(plans: Sequence[Plan], cfg: Config, *, kind: str,
+              on_result: Callable[[ScenarioResult], None] | None = None,
+              findings: Callable[[Plan, list[ScenarioResult]], list[dict[str, Any]]] | None = None,
+              on_start: Callable[[Any, Path], None] | None = None) -> SuiteResult:
+    """Run each plan's scenarios on one stack, started with the first plan's packs; each later plan's rule
+    files and Alertmanager config are switched to by reload. ``findings`` is asked once per plan, with that
+    plan's results; the report holds them all."""
     from harness.clock import RunClock
     from harness.report import write_report
     from harness.report.model import RunReport
     from harness.stack import start_stack
     from harness.timeline import Timeline
 
+    if not plans:
+        raise HarnessError("nothing to run: no plan given")
     run_id = new_run_id(kind)
     out = SuiteResult(run_id)
     clock = RunClock()
@@ -190,26 +214,37 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
     records_dir.mkdir(parents=True, exist_ok=True)
     timeline = Timeline(path=run_dir / "timeline.jsonl")
     report = RunReport(run_id=run_id, kind=kind, time_scale=cfg.time_scale, started_wall=clock.wall_start,
-                       mono_start=clock.mono_start, rule_alerts=sorted(plan.catalog.alerts),
-                       receivers=sorted(plan.catalog.receivers))
+                       mono_start=clock.mono_start,
+                       rule_alerts=sorted({a for pl in plans for a in pl.catalog.alerts}),
+                       receivers=sorted({r for pl in plans for r in pl.catalog.receivers}))
     report.notes += [f"not applicable: {name} (rule files lack {', '.join(m)})"
-                     for name, m in plan.not_applicable.items()]
+                     for pl in plans for name, m in pl.not_applicable.items()]
+    by_plan: list[list[ScenarioResult]] = [[] for _ in plans]
     stack = None
     try:
         with sigterm_as_interrupt():
-            stack = start_stack(cfg, rules=plan.rule_files, alertmanager_config=plan.alertmanager_config,
+            first = plans[0]
+            stack = start_stack(cfg, rules=first.rule_files, alertmanager_config=first.alertmanager_config,
                                 clock=clock, timeline=timeline)
-            runner = ScenarioRunner(stack, plan.catalog, run_options(plan.catalog, cfg.time_scale, records_dir,
-                                                                     backend=cfg.backend,
-                                                                     load_workers=cfg.load_workers))
             if on_start is not None:
                 on_start(stack, records_dir)
-            for scn in plan.scenarios:
-                reset_stack(stack)
-                res = runner.run(scn)
-                out.results.append(res)
-                if on_result:
-                    on_result(res)
+            for i, plan in enumerate(plans):
+                if i:
+                    switch_pack(stack, plan)
+                    timeline.record(clock.now(), MARK, "packs_switched", rules=[p.name for p in plan.rule_files],
+                                    alertmanager_config=plan.alertmanager_config.name)
+                runner = ScenarioRunner(stack, plan.catalog, run_options(plan.catalog, cfg.time_scale, records_dir,
+                                                                         backend=cfg.backend,
+                                                                         load_workers=cfg.load_workers))
+                for scn in plan.scenarios:
+                    reset_stack(stack)
+                    res = runner.run(scn)
+                    if len(plans) > 1:
+                        res.notes.append(f"run on {pack_label(plan)}")
+                    out.results.append(res)
+                    by_plan[i].append(res)
+                    if on_result:
+                        on_result(res)
             report.dashboards = check_run_dashboards(stack)
     except KeyboardInterrupt:
         out.interrupted = True
@@ -230,9 +265,10 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
         report.ended_wall = time.time()
         if findings is not None:
             try:
-                report.findings = findings(plan, out.results)
+                report.findings = [f for pl, res in zip(plans, by_plan, strict=True) for f in findings(pl, res)]
             except Exception as exc:
                 report.notes.append(f"computing findings failed: {exc}")
+        out.findings = report.findings
         out.report_path = write_report(report, Path(cfg.reports_dir))
     return out
 

@@ -96,6 +96,10 @@ class DockerBackend:
         raise HarnessError("the docker backend loads stack/prometheus/rules as mounted",
                            hint="edit the files there and POST /-/reload to Prometheus")
 
+    def reload_alertmanager(self, path: Path) -> None:
+        raise HarnessError("the docker backend loads stack/alertmanager/docker.yml as mounted",
+                           hint="edit it there and POST /-/reload to Alertmanager")
+
     def teardown(self) -> None:
         self.compose.stop()  # type: ignore[attr-defined]
 

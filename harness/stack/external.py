@@ -35,6 +35,10 @@ class ExternalBackend:
         raise HarnessError("the external backend does not manage Prometheus's rule files",
                            hint="deploy the rules to the external Prometheus yourself, then reload it")
 
+    def reload_alertmanager(self, path: Path) -> None:
+        raise HarnessError("the external backend does not manage Alertmanager's config",
+                           hint="deploy the config to the external Alertmanager yourself, then reload it")
+
     def teardown(self) -> None:
         return None
 

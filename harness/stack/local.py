@@ -55,7 +55,12 @@ class LocalBackend:
                                          plan.scrape_interval_s())
         prometheus.reload(plan.url("prometheus"), plan.ctx.logs_dir / "prometheus.log")
         plan.rule_files = files
+        if self.sinks is not None:  # so the sinks recognise the new pack's alerts in free-text payloads
+            self.sinks.known_alerts |= {rule.name for src in paths for rule in load_rules(src).alerts}
         return files
+
+    def reload_alertmanager(self, path: Path) -> None:
+        alertmanager.reload(self.plan, path, self.sinks)
 
     def teardown(self) -> None:
         """Reverse start order, best effort per service; the first error is raised after all ran."""

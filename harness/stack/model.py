@@ -51,6 +51,8 @@ class Backend(Protocol):
 
     def reload_rules(self, paths: Sequence[Path]) -> list[Path]: ...
 
+    def reload_alertmanager(self, path: Path) -> None: ...
+
     def teardown(self) -> None: ...
 
 
@@ -101,6 +103,10 @@ class Stack:
     def reload_rules(self, paths: Sequence[Path]) -> list[Path]:
         self.rule_files = self._backend.reload_rules([Path(p) for p in paths])
         return self.rule_files
+
+    def reload_alertmanager(self, path: Path) -> None:
+        """Switch Alertmanager to another config (receivers pointed at the sinks, timers scaled) by reload."""
+        self._backend.reload_alertmanager(Path(path))
 
     def stop(self) -> None:
         with self._stop_lock:
