@@ -49,14 +49,15 @@ def as_expected(**changes: Any) -> SuiteResult:
 
 
 def test_the_tour_plans_from_the_shipped_scenarios_and_requires_their_stable_findings():
-    assert [s.name for s in TOUR.reference.scenarios] == ["redis_down_fires", "healthy_baseline"]
+    assert [s.name for s in TOUR.reference.scenarios] == ["redis_down_fires", "error_rate_near_miss"]
     assert [p.name for p in TOUR.reference.rule_files] == ["reference.yml", "reference-slo.yml"]
     assert [p.name for p in TOUR.published.rule_files] == ["betting-alerts.yml", "petforce-slo.yml"]
     assert TOUR.published.alertmanager_config.name == "alertmanager.yml"
     assert set(TOUR.expected.findings) == {
         "redis_monitoring_blind: fires RedisDown", "redis_monitoring_blind: resolves RedisDown",
-        "backup_failed_fires: notified BackupFailed -> pagerduty-critical",
-        "redis_memory_unlimited: silent RedisMemoryHigh"}
+        "error_rate_fires: notified ErrorRateHigh -> pagerduty-critical",
+        "connection_pool_fires: fires ConnectionPoolNearLimit",
+        "connection_pool_fires: notified ConnectionPoolNearLimit -> slack-warnings"}
     assert TOUR.expected.timing_dependent == {}
     # The reference leg shows a fault that fires, routes and resolves, and an SLO against ground truth.
     checks = {e.kind for s in TOUR.reference.scenarios for e in s.expectations}
@@ -80,7 +81,7 @@ def test_the_tour_as_planned_is_ok():
     out = tour.judge_tour(TOUR, as_expected())
     assert out.problems == []
     assert out.ok
-    assert [r.name for r in out.reference] == ["redis_down_fires", "healthy_baseline"]
+    assert [r.name for r in out.reference] == ["redis_down_fires", "error_rate_near_miss"]
     assert finding_keys(out.findings) == sorted(TOUR.expected.findings)
 
 
@@ -95,11 +96,11 @@ def test_a_failed_reference_scenario_is_a_problem_that_says_what_failed():
 
 def test_a_defect_not_found_and_a_finding_not_expected_are_problems():
     run = as_expected()
-    run.findings = [f for f in run.findings if f["scenario"] != "redis_memory_unlimited"]
-    run.findings.append(finding("backup_failed_fires: fires BackupFailed"))
+    run.findings = [f for f in run.findings if f["scenario"] != "error_rate_fires"]
+    run.findings.append(finding("error_rate_fires: resolves ErrorRateHigh"))
     out = tour.judge_tour(TOUR, run)
-    assert out.problems == ["defect not found: redis_memory_unlimited: silent RedisMemoryHigh",
-                            "unexpected finding: backup_failed_fires: fires BackupFailed"]
+    assert out.problems == ["defect not found: error_rate_fires: notified ErrorRateHigh -> pagerduty-critical",
+                            "unexpected finding: error_rate_fires: resolves ErrorRateHigh"]
 
 
 def test_a_reference_failure_is_not_counted_as_a_finding_of_the_published_packs():
@@ -111,7 +112,7 @@ def test_a_reference_failure_is_not_counted_as_a_finding_of_the_published_packs(
 def test_an_interrupted_or_failed_run_is_a_problem_and_unrun_scenarios_are_named():
     out = tour.judge_tour(TOUR, as_expected(interrupted=True, results=as_expected().results[:2], findings=[]))
     assert out.problems == ["the tour was interrupted",
-                            "not run: redis_monitoring_blind, backup_failed_fires, redis_memory_unlimited"]
+                            "not run: redis_monitoring_blind, error_rate_fires, connection_pool_fires"]
     out = tour.judge_tour(TOUR, as_expected(error="Prometheus refused the reload (400)"))
     assert out.problems == ["the run failed: Prometheus refused the reload (400)"]
 
@@ -120,10 +121,10 @@ def test_the_summary_says_what_was_checked_what_was_found_and_where_the_report_i
     text = tour.render_tour(TOUR, tour.judge_tour(TOUR, as_expected()))
     assert "PASS  redis_down_fires" in text
     assert "ok  fires RedisDown: fired at t=4.00s" in text
-    assert "1 finding(s)  redis_memory_unlimited" in text
+    assert "1 finding(s)  error_rate_fires" in text
     flat = " ".join(text.split())
     assert "Alertmanager config alertmanager.yml), switched to by reload" in flat
-    assert "Tour as expected: 2 reference scenario(s) passed; 4 known defect(s) of the published packs found." in flat
+    assert "Tour as expected: 2 reference scenario(s) passed; 5 known defect(s) of the published packs found." in flat
     assert "Report: reports/run-1/index.html" in text
     assert "`harness verify`" in text and "`harness audit`" in text
     assert all(len(line) <= 110 for line in text.splitlines()), text
@@ -133,7 +134,7 @@ def test_the_summary_of_a_tour_gone_wrong_lists_the_problems():
     run = as_expected(findings=[])
     text = tour.render_tour(TOUR, tour.judge_tour(TOUR, run))
     assert "Tour NOT as expected:" in text
-    assert "  - defect not found: backup_failed_fires: notified BackupFailed -> pagerduty-critical" in text
+    assert "  - defect not found: error_rate_fires: notified ErrorRateHigh -> pagerduty-critical" in text
     assert "Tour as expected" not in text
 
 
@@ -150,7 +151,7 @@ def test_the_demo_command_exits_non_zero_and_says_why_when_the_tour_went_wrong(m
     assert cli.main_demo([]) == 0
     assert "Tour as expected" in capsys.readouterr().out
     assert cli.main_demo([]) == 1
-    assert "defect not found: redis_memory_unlimited: silent RedisMemoryHigh" in capsys.readouterr().out
+    assert "defect not found: connection_pool_fires: fires ConnectionPoolNearLimit" in capsys.readouterr().out
 
 
 # -- several plans on one stack ----------------------------------------------------------------------
@@ -213,14 +214,14 @@ def test_plans_run_on_one_stack_with_the_packs_switched_by_reload(fake_stack, tm
                           on_result=lambda r: seen.append(r.name))
     assert fake_stack == [
         ("start", (["reference.yml", "reference-slo.yml"], "reference.yml")),
-        ("run", "redis_down_fires"), ("run", "healthy_baseline"),
+        ("run", "redis_down_fires"), ("run", "error_rate_near_miss"),
         ("rules", ["betting-alerts.yml", "petforce-slo.yml"]), ("alertmanager", "alertmanager.yml"),
-        ("run", "redis_monitoring_blind"), ("run", "backup_failed_fires"), ("run", "redis_memory_unlimited"),
+        ("run", "redis_monitoring_blind"), ("run", "error_rate_fires"), ("run", "connection_pool_fires"),
         ("stop", None)]
     assert seen == [s.name for s in (*TOUR.reference.scenarios, *TOUR.published.scenarios)]
     assert out.ok and out.report_path is not None and out.report_path.is_file()
     assert out.findings[0] == {"scenario": "redis_down_fires", "pack": "reference.yml"}
-    assert out.findings[-1] == {"scenario": "redis_memory_unlimited", "pack": "alertmanager.yml"}
+    assert out.findings[-1] == {"scenario": "connection_pool_fires", "pack": "alertmanager.yml"}
     assert out.results[-1].notes == ["run on rules betting-alerts.yml, petforce-slo.yml; Alertmanager config "
                                      "alertmanager.yml"]
     switched = [e for e in Timeline.load(out.report_path.parent / "events.jsonl").events()
@@ -235,10 +236,10 @@ def test_one_plan_runs_as_before_without_a_reload_or_pack_notes(fake_stack, tmp_
 
 
 def test_an_interrupted_tour_stops_the_stack_and_still_writes_the_report(fake_stack, tmp_path, monkeypatch):
-    monkeypatch.setattr(FakeRunner, "interrupt_at", "backup_failed_fires")
+    monkeypatch.setattr(FakeRunner, "interrupt_at", "error_rate_fires")
     out = suite.run_plans([TOUR.reference, TOUR.published], resolve_config({"reports_dir": str(tmp_path)}),
                           kind="demo")
     assert out.interrupted and not out.ok
     assert fake_stack[-1] == ("stop", None)
-    assert [r.name for r in out.results] == ["redis_down_fires", "healthy_baseline", "redis_monitoring_blind"]
+    assert [r.name for r in out.results] == ["redis_down_fires", "error_rate_near_miss", "redis_monitoring_blind"]
     assert out.report_path is not None and "interrupted" in out.report_path.read_text()
