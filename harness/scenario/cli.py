@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from harness.config import REPO_ROOT, Config, resolve_config
+from harness.config import Config, resolve_config
 from harness.errors import HarnessError
 from harness.scenario.findings import (
     ExpectedFindings,
@@ -21,6 +21,7 @@ from harness.scenario.findings import (
 from harness.scenario.result import ScenarioResult
 from harness.scenario.suite import (
     REFERENCE_ALERTMANAGER,
+    SCENARIOS_DIR,
     SEED_ALERTMANAGER,
     Plan,
     SuiteResult,
@@ -30,7 +31,7 @@ from harness.scenario.suite import (
     seed_rule_files,
 )
 
-DEFAULT_SCENARIOS = REPO_ROOT / "scenarios"
+DEFAULT_SCENARIOS = SCENARIOS_DIR
 
 
 def _parser(prog: str, description: str, *, scenarios: bool = True) -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from harness.config import RULES_DIR, STACK_DIR, Config
+from harness.config import REPO_ROOT, RULES_DIR, STACK_DIR, Config
 from harness.errors import HarnessError
 from harness.scenario.catalog import Catalog, load_catalog
 from harness.scenario.model import Scenario, load_scenario
@@ -35,6 +35,7 @@ SEED_RULES = ("betting-alerts.yml", "petforce-slo.yml")
 REFERENCE_RULES = ("reference.yml", "reference-slo.yml")
 
 
+SCENARIOS_DIR = REPO_ROOT / "scenarios"
 SEED_ALERTMANAGER = STACK_DIR / "alertmanager" / "alertmanager.yml"
 REFERENCE_ALERTMANAGER = STACK_DIR / "alertmanager" / "reference.yml"
 

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config import REPO_ROOT, Config
+from harness.config import Config
 from harness.errors import HarnessError
+from harness.scenario import suite
 from harness.scenario.findings import (
     ExpectedFindings,
     audit_findings,
@@ -29,20 +30,9 @@ from harness.scenario.findings import (
     load_expected_findings,
 )
 from harness.scenario.result import ScenarioResult
-from harness.scenario.suite import (
-    REFERENCE_ALERTMANAGER,
-    SEED_ALERTMANAGER,
-    Plan,
-    SuiteResult,
-    pack_label,
-    plan_run,
-    reference_rule_files,
-    run_plans,
-    seed_rule_files,
-)
+from harness.scenario.suite import Plan, SuiteResult, pack_label
 
-SCENARIOS_DIR = REPO_ROOT / "scenarios"
-EXPECTED_FINDINGS = SCENARIOS_DIR / "expected-findings.json"
+EXPECTED_FINDINGS = suite.SCENARIOS_DIR / "expected-findings.json"
 
 # On the reference packs: Redis killed (RedisDown fires, pages, reaches Slack, resolves), and the primary
 # 40 ms slower (nothing may fire; the availability SLO against ground truth and the recording rule).
@@ -66,13 +56,13 @@ class Tour:
     expected: ExpectedFindings      # the published scenarios' entries of expected-findings.json
 
 
-def plan_tour(scenarios_dir: Path = SCENARIOS_DIR, expected_file: Path = EXPECTED_FINDINGS, *,
+def plan_tour(scenarios_dir: Path = suite.SCENARIOS_DIR, expected_file: Path = EXPECTED_FINDINGS, *,
               reference: Sequence[str] = REFERENCE_TOUR, published: Sequence[str] = PUBLISHED_TOUR) -> Tour:
     """Both plans validated, and the defects each published scenario must show, before anything starts."""
-    ref = plan_run([scenarios_dir / f for f in reference], reference_rule_files(), REFERENCE_ALERTMANAGER,
-                   only_applicable=False)
-    pub = plan_run([scenarios_dir / f for f in published], seed_rule_files(), SEED_ALERTMANAGER,
-                   only_applicable=False)
+    ref = suite.plan_run([scenarios_dir / f for f in reference], suite.reference_rule_files(),
+                         suite.REFERENCE_ALERTMANAGER, only_applicable=False)
+    pub = suite.plan_run([scenarios_dir / f for f in published], suite.seed_rule_files(), suite.SEED_ALERTMANAGER,
+                         only_applicable=False)
     names = [s.name for s in pub.scenarios]
     expected = load_expected_findings(expected_file).for_scenarios(names)
     shows_nothing = [n for n in names if not any(k.startswith(f"{n}:") for k in expected.findings)]
@@ -96,19 +86,19 @@ class TourOutcome:
         return not self.problems
 
 
-def judge_tour(tour: Tour, suite: SuiteResult) -> TourOutcome:
+def judge_tour(tour: Tour, ran: SuiteResult) -> TourOutcome:
     """Split the run's results by plan and say everything that differs from the tour's expectations."""
     ref_names = {s.name for s in tour.reference.scenarios}
-    reference = [r for r in suite.results if r.name in ref_names]
-    published = [r for r in suite.results if r.name not in ref_names]
-    findings = [f for f in suite.findings if f.get("scenario") not in ref_names]
-    out = TourOutcome(suite, reference, published, findings)
-    if suite.interrupted:
+    reference = [r for r in ran.results if r.name in ref_names]
+    published = [r for r in ran.results if r.name not in ref_names]
+    findings = [f for f in ran.findings if f.get("scenario") not in ref_names]
+    out = TourOutcome(ran, reference, published, findings)
+    if ran.interrupted:
         out.problems.append("the tour was interrupted")
-    if suite.error:
-        out.problems.append(f"the run failed: {suite.error}")
-    ran = {r.name for r in suite.results}
-    not_run = [s.name for s in (*tour.reference.scenarios, *tour.published.scenarios) if s.name not in ran]
+    if ran.error:
+        out.problems.append(f"the run failed: {ran.error}")
+    done = {r.name for r in ran.results}
+    not_run = [s.name for s in (*tour.reference.scenarios, *tour.published.scenarios) if s.name not in done]
     if not_run:
         out.problems.append(f"not run: {', '.join(not_run)}")
     for r in reference:
@@ -116,7 +106,7 @@ def judge_tour(tour: Tour, suite: SuiteResult) -> TourOutcome:
             why = r.error or "; ".join(f"{v.check} {v.subject}: {v.observed}" for v in r.verdicts if not v.ok
                                        and v.status != "unsupported")
             out.problems.append(f"reference scenario {r.name} failed: {why}")
-    if not not_run and not suite.interrupted:
+    if not not_run and not ran.interrupted:
         missing, new = tour.expected.compare(finding_keys(findings))
         out.problems += [f"defect not found: {k}" for k in missing]
         out.problems += [f"unexpected finding: {k}" for k in new]
@@ -131,8 +121,9 @@ def run_tour(tour: Tour, cfg: Config, on_result: Callable[[ScenarioResult], None
     def findings(plan: Plan, results: list[ScenarioResult]) -> list[dict[str, Any]]:
         return audit_findings(plan.catalog, results, exported_metric(plan.catalog)) if plan is tour.published else []
 
-    suite = run_plans([tour.reference, tour.published], cfg, kind="demo", on_result=on_result, findings=findings)
-    return judge_tour(tour, suite)
+    ran = suite.run_plans([tour.reference, tour.published], cfg, kind="demo", on_result=on_result,
+                          findings=findings)
+    return judge_tour(tour, ran)
 
 
 def _clip(text: str, width: int) -> str:
