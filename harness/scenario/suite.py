@@ -195,7 +195,7 @@ def switch_pack(stack: Any, plan: Plan) -> None:
 def run_plans(plans: Sequence[Plan], cfg: Config, *, kind: str,
               on_result: Callable[[ScenarioResult], None] | None = None,
               findings: Callable[[Plan, list[ScenarioResult]], list[dict[str, Any]]] | None = None,
-              on_start: Callable[[Any, Path], None] | None = None) -> SuiteResult:
+              on_start: Callable[[Any, Path], None] | None = None, notes: Sequence[str] = ()) -> SuiteResult:
     """Run each plan's scenarios on one stack, started with the first plan's packs; each later plan's rule
     files and Alertmanager config are switched to by reload. ``findings`` is asked once per plan, with that
     plan's results; the report holds them all."""
@@ -218,8 +218,8 @@ def run_plans(plans: Sequence[Plan], cfg: Config, *, kind: str,
                        mono_start=clock.mono_start,
                        rule_alerts=sorted({a for pl in plans for a in pl.catalog.alerts}),
                        receivers=sorted({r for pl in plans for r in pl.catalog.receivers}))
-    report.notes += [f"not applicable: {name} (rule files lack {', '.join(m)})"
-                     for pl in plans for name, m in pl.not_applicable.items()]
+    report.notes += [*notes, *(f"not applicable: {name} (rule files lack {', '.join(m)})"
+                               for pl in plans for name, m in pl.not_applicable.items())]
     by_plan: list[list[ScenarioResult]] = [[] for _ in plans]
     stack = None
     try:

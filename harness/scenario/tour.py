@@ -121,8 +121,11 @@ def run_tour(tour: Tour, cfg: Config, on_result: Callable[[ScenarioResult], None
     def findings(plan: Plan, results: list[ScenarioResult]) -> list[dict[str, Any]]:
         return audit_findings(plan.catalog, results, exported_metric(plan.catalog)) if plan is tour.published else []
 
+    reading = (f"demo: {', '.join(s.name for s in tour.reference.scenarios)} ran on the reference packs and must "
+               f"pass; {', '.join(s.name for s in tour.published.scenarios)} ran on the published packs, where "
+               "their failures are the known defects listed under the findings")
     ran = suite.run_plans([tour.reference, tour.published], cfg, kind="demo", on_result=on_result,
-                          findings=findings)
+                          findings=findings, notes=[reading])
     return judge_tour(tour, ran)
 
 

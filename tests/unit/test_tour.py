@@ -211,7 +211,7 @@ def test_plans_run_on_one_stack_with_the_packs_switched_by_reload(fake_stack, tm
         return [{"scenario": r.name, "pack": plan.alertmanager_config.name} for r in results]
 
     out = suite.run_plans([TOUR.reference, TOUR.published], cfg, kind="demo", findings=findings,
-                          on_result=lambda r: seen.append(r.name))
+                          on_result=lambda r: seen.append(r.name), notes=["how to read this report"])
     assert fake_stack == [
         ("start", (["reference.yml", "reference-slo.yml"], "reference.yml")),
         ("run", "redis_down_fires"), ("run", "error_rate_near_miss"),
@@ -224,6 +224,7 @@ def test_plans_run_on_one_stack_with_the_packs_switched_by_reload(fake_stack, tm
     assert out.findings[-1] == {"scenario": "connection_pool_fires", "pack": "alertmanager.yml"}
     assert out.results[-1].notes == ["run on rules betting-alerts.yml, petforce-slo.yml; Alertmanager config "
                                      "alertmanager.yml"]
+    assert "how to read this report" in out.report_path.read_text()
     switched = [e for e in Timeline.load(out.report_path.parent / "events.jsonl").events()
                 if e.kind == MARK and e.name == "packs_switched"]
     assert len(switched) == 1 and switched[0].data["rules"] == ["betting-alerts.yml", "petforce-slo.yml"]
