@@ -151,9 +151,13 @@ def render_tour(tour: Tour, out: TourOutcome, *, width: int = 110) -> str:
         mine = [f for f in out.findings if f.get("scenario") == r.name]
         lines.append(f"  {len(mine)} finding(s)  {r.name} ({r.ended - r.started:.0f} s)")
         for f in mine:
-            lines.append(f"        expected {_clip(str(f['expectation']), width - 17)}")
-            lines.append(f"        happened {_clip(str(f['happened']), width - 17)}")
-            lines.append(f"        cause    {_clip(str(f['likely_cause']), width - 17)}")
+            what = f"{f.get('check', 'run')} {f.get('alert', '')}".strip()
+            if f.get("subject") and f.get("subject") != f.get("alert"):
+                what += f" -> {f['subject']}"
+            said = f"{what}: {f['happened']} (expected {f['expectation']})"
+            lines.append(f"        {_clip(said, width - 8)}")
+            lines += textwrap.wrap(" ".join(str(f["likely_cause"]).split()), width, max_lines=2, placeholder=" …",
+                                   initial_indent="          cause: ", subsequent_indent="          ")
     lines.append("")
     if out.ok:
         lines += para(f"Tour as expected: {len(out.reference)} reference scenario(s) passed; "
