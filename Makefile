@@ -42,9 +42,10 @@ audit-check: setup
 
 test: setup lint typecheck unit integration scenarios audit-check
 
+# A short tour on one stack (reference fault, SLO, published defects); `harness audit` / `harness verify`
+# are the full runs.
 demo: setup
-	$(VENV)/bin/harness audit
-	$(VENV)/bin/harness verify
+	$(VENV)/bin/harness demo
 
 bench: setup
 	for b in bench/*.py; do $(PY) $$b || exit 1; done

@@ -80,6 +80,28 @@ class LoadRun:
                                hint="stopped it; see the Locust log at " + str(self.log_path)) from None
         return self._finished(code)
 
+    def wait_flowing(self, timeout: float, poll_s: float = 0.05) -> float:
+        """Until the first requests are on disk (Locust is up and sending; the recorder writes its first
+        request at once); returns the seconds waited. On a busy machine Locust can take many seconds to
+        start, and a warm-up timed from the launch would then have had no load at all."""
+        started = time.monotonic()
+        while True:
+            try:
+                if self.records_path.stat().st_size > 0:
+                    return time.monotonic() - started
+            except FileNotFoundError:
+                pass
+            code = self.proc.poll()
+            if code is not None:
+                raise HarnessError(f"load generator exited with code {code} before its first request",
+                                   detail=self.log_tail(), hint=f"full log: {self.log_path}")
+            if time.monotonic() - started >= timeout:
+                raise HarnessError(f"load generator made no request within {timeout:.0f} s of its start",
+                                   detail=f"last log lines:\n{self.log_tail()}",
+                                   hint="Locust is still starting or cannot reach the API: see the log at "
+                                        f"{self.log_path}; an overloaded machine starts it slowly")
+            time.sleep(poll_s)
+
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM the process group (Locust finishes in-flight requests and flushes), SIGKILL if it lingers."""
         if self.proc.poll() is None:

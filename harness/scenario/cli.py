@@ -1,4 +1,4 @@
-"""``harness verify``, ``harness audit`` and ``harness drill``."""
+"""``harness verify``, ``harness audit``, ``harness drill`` and ``harness demo``."""
 
 from __future__ import annotations
 
@@ -6,16 +6,22 @@ import argparse
 import json
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.config import REPO_ROOT, Config, resolve_config
+from harness.config import Config, resolve_config
 from harness.errors import HarnessError
-from harness.scenario.findings import ExpectedFindings, audit_findings, finding_keys
+from harness.scenario.findings import (
+    ExpectedFindings,
+    audit_findings,
+    exported_metric,
+    finding_keys,
+    load_expected_findings,
+)
 from harness.scenario.result import ScenarioResult
 from harness.scenario.suite import (
     REFERENCE_ALERTMANAGER,
+    SCENARIOS_DIR,
     SEED_ALERTMANAGER,
     Plan,
     SuiteResult,
@@ -25,7 +31,7 @@ from harness.scenario.suite import (
     seed_rule_files,
 )
 
-DEFAULT_SCENARIOS = REPO_ROOT / "scenarios"
+DEFAULT_SCENARIOS = SCENARIOS_DIR
 
 
 # Failures under compression are confirmed at this scale (or the scenario's own, if lower).
@@ -106,7 +112,7 @@ def main_audit(argv: list[str]) -> int:
     rules = args.rules or [str(x) for x in seed_rule_files()]
     plan = plan_run(args.scenarios, rules, args.alertmanager_config or SEED_ALERTMANAGER)
     def findings(pl: Plan, results: list[ScenarioResult]) -> list[dict[str, Any]]:
-        return audit_findings(pl.catalog, results, _exported(pl.catalog))
+        return audit_findings(pl.catalog, results, exported_metric(pl.catalog))
 
     out = run_plan(plan, cfg, kind="audit", on_result=_progress, findings=findings,
                    confirm_scale=args.confirm_scale or None)
@@ -129,7 +135,7 @@ def main_audit(argv: list[str]) -> int:
         target.write_text(json.dumps(ExpectedFindings(()).updated(got), indent=2) + "\n")
         print(f"wrote {len(got)} finding key(s) to {target}")
     if args.expect:
-        want = _expected(Path(args.expect))
+        want = load_expected_findings(Path(args.expect))
         missing, new = want.compare(got)
         if missing or new:
             print(f"\naudit findings differ from {args.expect}:\n  missing: {missing}\n  new: {new}",
@@ -139,20 +145,22 @@ def main_audit(argv: list[str]) -> int:
     return 0
 
 
-def _expected(path: Path) -> ExpectedFindings:
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise HarnessError(f"cannot read the expected findings {path}: {exc}",
-                           hint="regenerate it with `harness audit --write-expected FILE`") from None
-    return ExpectedFindings.parse(raw, str(path))
+def main_demo(argv: list[str]) -> int:
+    from harness.scenario.tour import PUBLISHED_TOUR, REFERENCE_TOUR, plan_tour, render_tour, run_tour
 
-
-def _exported(catalog: Any) -> Callable[[str], bool]:
-    """Is a metric exported by the stack (its exporters, the API, the backup job) or recorded by a rule?"""
-    from harness.rules.exported import exported_by
-
-    return lambda name: exported_by(name, set(catalog.records)) is not None
+    p = argparse.ArgumentParser(prog="harness demo", description="A short tour on one stack: a fault on the "
+                                "reference packs that fires, routes and resolves; the SLO against ground truth; "
+                                "known defects of the published packs, switched to by reload. Exit 0 when the "
+                                "tour behaved as expected.")
+    p.add_argument("--time-scale", type=float, help="compress production durations by this factor")
+    args = p.parse_args(argv)
+    cfg = resolve_config({"time_scale": args.time_scale})
+    tour = plan_tour()
+    print(f"harness demo: {len(REFERENCE_TOUR) + len(PUBLISHED_TOUR)} scenarios on one stack at time scale "
+          f"{cfg.time_scale:g} (1 s here is {cfg.time_scale:g} s of production time)", flush=True)
+    out = run_tour(tour, cfg, on_result=_progress)
+    print("\n" + render_tour(tour, out))
+    return 0 if out.ok else 1
 
 
 def _progress(res: ScenarioResult) -> None:

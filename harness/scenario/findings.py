@@ -4,9 +4,11 @@ the same findings, in the same order."""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
@@ -71,6 +73,13 @@ def lint_rule(rule: AlertRule, is_exported: Callable[[str], bool] | None = None,
         causes.append("one latency threshold for every query_name: the bet-placement and report queries have "
                       "other SLOs (50 ms, 10 ms), so the 5 ms threshold fires for them under healthy load")
     return causes
+
+
+def exported_metric(catalog: Catalog) -> Callable[[str], bool]:
+    """Is a metric exported by the stack (its exporters, the API, the backup job) or recorded by a rule?"""
+    from harness.rules.exported import exported_by
+
+    return lambda name: exported_by(name, set(catalog.records)) is not None
 
 
 def audit_findings(catalog: Catalog, results: list[ScenarioResult],
@@ -165,3 +174,16 @@ class ExpectedFindings:
 
     def updated(self, got: list[str]) -> dict[str, Any]:
         return {"findings": sorted(got)}
+
+    def for_scenarios(self, names: Collection[str]) -> ExpectedFindings:
+        """Only the entries of these scenarios (for a run of part of the suite)."""
+        return ExpectedFindings(tuple(k for k in self.findings if k.split(":", 1)[0] in names))
+
+
+def load_expected_findings(path: Path) -> ExpectedFindings:
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"cannot read the expected findings {path}: {exc}",
+                           hint="regenerate it with `harness audit --write-expected FILE`") from None
+    return ExpectedFindings.parse(raw, str(path))

@@ -39,6 +39,7 @@ class RunOptions:
     records_dir: Path
     quiet_timeout: float = 60.0          # real seconds to wait for alerts from a previous scenario to resolve
     load_workers: int = 0                # >0: a Locust master with this many local workers
+    load_start_timeout: float = 60.0     # real seconds for the load generator to make its first request
     sleep: Callable[[float], None] = time.sleep
     # Alerts whose windows are too long to drain between scenarios (e.g. a 30d error-budget average):
     # not waited for, reported as noise at the start of the next scenario.
@@ -181,9 +182,15 @@ class ScenarioRunner:
         total = self.timing.real(scn.warmup + scn.duration) + 5.0
         profile = profile_from_spec(scn.load.profile, rate=scn.load.rate, users=scn.load.users,
                                     duration=total, params=dict(scn.load.params))
-        return run_load(self.stack.urls["api"], profile, records_path=records_path, clock=self.stack.clock,
-                        locustfile=scn.load.locustfile, workers=self.opt.load_workers,
-                        timeline=self.stack.timeline)
+        run = run_load(self.stack.urls["api"], profile, records_path=records_path, clock=self.stack.clock,
+                       locustfile=scn.load.locustfile, workers=self.opt.load_workers,
+                       timeline=self.stack.timeline)
+        try:
+            run.wait_flowing(self.opt.load_start_timeout)  # the warm-up starts when the load does
+        except BaseException:
+            run.stop()
+            raise
+        return run
 
     def _play_faults(self, scn: Scenario, t0: float, faults: Any,
                      times: dict[str, tuple[float, float | None]]) -> None:

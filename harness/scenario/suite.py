@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from harness.config import RULES_DIR, STACK_DIR, Config
+from harness.config import REPO_ROOT, RULES_DIR, STACK_DIR, Config
 from harness.errors import HarnessError
 from harness.scenario.catalog import Catalog, load_catalog
 from harness.scenario.model import Scenario, load_scenario
@@ -25,6 +25,7 @@ from harness.scenario.result import ScenarioResult
 from harness.scenario.runner import RunOptions, ScenarioRunner
 from harness.scenario.timing import RealTerms
 from harness.scenario.validate import ValidationContext, validate_scenarios
+from harness.timeline import MARK
 
 log = logging.getLogger("harness.suite")
 
@@ -35,6 +36,7 @@ SEED_RULES = ("betting-alerts.yml", "petforce-slo.yml")
 REFERENCE_RULES = ("reference.yml", "reference-slo.yml")
 
 
+SCENARIOS_DIR = REPO_ROOT / "scenarios"
 SEED_ALERTMANAGER = STACK_DIR / "alertmanager" / "alertmanager.yml"
 REFERENCE_ALERTMANAGER = STACK_DIR / "alertmanager" / "reference.yml"
 
@@ -192,6 +194,7 @@ class SuiteResult:
     report_path: Path | None = None
     interrupted: bool = False
     error: str | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)   # as the report holds them
 
     @property
     def ok(self) -> bool:
@@ -202,14 +205,37 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
              findings: Callable[[Plan, list[ScenarioResult]], list[dict[str, Any]]] | None = None,
              on_start: Callable[[Any, Path], None] | None = None,
              confirm_scale: float | None = None) -> SuiteResult:
-    """Run every scenario of ``plan`` on one stack. ``confirm_scale``: rerun each failed scenario at this
-    scale (or its own, if lower) before its failures count; see ``confirm``."""
+    return run_plans([plan], cfg, kind=kind, on_result=on_result, findings=findings, on_start=on_start,
+                     confirm_scale=confirm_scale)
+
+
+def pack_label(plan: Plan) -> str:
+    return f"rules {', '.join(p.name for p in plan.rule_files)}; Alertmanager config {plan.alertmanager_config.name}"
+
+
+def switch_pack(stack: Any, plan: Plan) -> None:
+    """Load a plan's rule files and Alertmanager config into the running stack, by reload (no restart)."""
+    stack.reload_rules(plan.rule_files)
+    stack.reload_alertmanager(plan.alertmanager_config)
+
+
+def run_plans(plans: Sequence[Plan], cfg: Config, *, kind: str,
+              on_result: Callable[[ScenarioResult], None] | None = None,
+              findings: Callable[[Plan, list[ScenarioResult]], list[dict[str, Any]]] | None = None,
+              on_start: Callable[[Any, Path], None] | None = None, notes: Sequence[str] = (),
+              confirm_scale: float | None = None) -> SuiteResult:
+    """Run each plan's scenarios on one stack, started with the first plan's packs; each later plan's rule
+    files and Alertmanager config are switched to by reload. ``findings`` is asked once per plan, with that
+    plan's results; the report holds them all. ``confirm_scale``: rerun each failed scenario at this scale
+    (or its own, if lower) before its failures count; see ``confirm``."""
     from harness.clock import RunClock
     from harness.report import write_report
     from harness.report.model import RunReport
     from harness.stack import start_stack
     from harness.timeline import Timeline
 
+    if not plans:
+        raise HarnessError("nothing to run: no plan given")
     run_id = new_run_id(kind)
     out = SuiteResult(run_id)
     clock = RunClock()
@@ -218,35 +244,45 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
     records_dir.mkdir(parents=True, exist_ok=True)
     timeline = Timeline(path=run_dir / "timeline.jsonl")
     report = RunReport(run_id=run_id, kind=kind, time_scale=cfg.time_scale, started_wall=clock.wall_start,
-                       mono_start=clock.mono_start, rule_alerts=sorted(plan.catalog.alerts),
-                       receivers=sorted(plan.catalog.receivers))
-    report.notes += [f"not applicable: {name} (rule files lack {', '.join(m)})"
-                     for name, m in plan.not_applicable.items()]
+                       mono_start=clock.mono_start,
+                       rule_alerts=sorted({a for pl in plans for a in pl.catalog.alerts}),
+                       receivers=sorted({r for pl in plans for r in pl.catalog.receivers}))
+    report.notes += [*notes, *(f"not applicable: {name} (rule files lack {', '.join(m)})"
+                               for pl in plans for name, m in pl.not_applicable.items())]
+    by_plan: list[list[ScenarioResult]] = [[] for _ in plans]
     stack = None
     try:
         with sigterm_as_interrupt():
-            stack = start_stack(starting_config(cfg), rules=plan.rule_files,
-                                alertmanager_config=plan.alertmanager_config, clock=clock, timeline=timeline)
-            runner = ScenarioRunner(stack, plan.catalog, run_options(plan.catalog, cfg.time_scale, records_dir,
-                                                                     backend=cfg.backend,
-                                                                     load_workers=cfg.load_workers,
-                                                                     terms=measured_terms(stack, cfg.backend,
-                                                                                          records_dir)))
-            report.notes += [f"measured: {line}" for line in runner.opt.terms.describe()] \
-                if runner.opt.terms else []
+            first = plans[0]
+            stack = start_stack(starting_config(cfg), rules=first.rule_files,
+                                alertmanager_config=first.alertmanager_config, clock=clock, timeline=timeline)
+            terms = measured_terms(stack, cfg.backend, records_dir)
+            report.notes += [f"measured: {line}" for line in terms.describe()] if terms else []
             if on_start is not None:
                 on_start(stack, records_dir)
-            for scn in plan.scenarios:
-                reset_stack(stack)
-                res = runner.run(scn)
-                out.results.append(res)
-                if on_result:
-                    on_result(res)
-            if confirm_scale:
-                for scn, res in zip(plan.scenarios, out.results, strict=True):
-                    if res.error is None and not res.passed:
-                        reset_stack(stack)
-                        confirm(runner, scn, res, confirm_scale)
+            for i, plan in enumerate(plans):
+                if i:
+                    switch_pack(stack, plan)
+                    timeline.record(clock.now(), MARK, "packs_switched", rules=[p.name for p in plan.rule_files],
+                                    alertmanager_config=plan.alertmanager_config.name)
+                runner = ScenarioRunner(stack, plan.catalog, run_options(plan.catalog, cfg.time_scale, records_dir,
+                                                                         backend=cfg.backend,
+                                                                         load_workers=cfg.load_workers,
+                                                                         terms=terms))
+                for scn in plan.scenarios:
+                    reset_stack(stack)
+                    res = runner.run(scn)
+                    if len(plans) > 1:
+                        res.notes.append(f"run on {pack_label(plan)}")
+                    out.results.append(res)
+                    by_plan[i].append(res)
+                    if on_result:
+                        on_result(res)
+                if confirm_scale:
+                    for scn, res in zip(plan.scenarios, by_plan[i], strict=True):
+                        if res.error is None and not res.passed:
+                            reset_stack(stack)
+                            confirm(runner, scn, res, confirm_scale)
             report.dashboards = check_run_dashboards(stack)
     except KeyboardInterrupt:
         out.interrupted = True
@@ -267,9 +303,10 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
         report.ended_wall = time.time()
         if findings is not None:
             try:
-                report.findings = findings(plan, out.results)
+                report.findings = [f for pl, res in zip(plans, by_plan, strict=True) for f in findings(pl, res)]
             except Exception as exc:
                 report.notes.append(f"computing findings failed: {exc}")
+        out.findings = report.findings
         out.report_path = write_report(report, Path(cfg.reports_dir))
     return out
 

@@ -100,6 +100,10 @@ class DockerBackend:
         raise HarnessError(f"the docker backend runs its stack at real time and cannot run at scale {scale:g}",
                            hint="pass --time-scale 1 with --backend docker, or use the local backend")
 
+    def reload_alertmanager(self, path: Path) -> None:
+        raise HarnessError("the docker backend loads stack/alertmanager/docker.yml as mounted",
+                           hint="edit it there and POST /-/reload to Alertmanager")
+
     def teardown(self) -> None:
         self.compose.stop()  # type: ignore[attr-defined]
 

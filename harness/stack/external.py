@@ -40,6 +40,10 @@ class ExternalBackend:
                            f"at scale {scale:g}", hint="pass the --time-scale the external stack was deployed "
                            "with (1 for a production-like stack), and drop max_time_scale below it")
 
+    def reload_alertmanager(self, path: Path) -> None:
+        raise HarnessError("the external backend does not manage Alertmanager's config",
+                           hint="deploy the config to the external Alertmanager yourself, then reload it")
+
     def teardown(self) -> None:
         return None
 

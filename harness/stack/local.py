@@ -56,6 +56,8 @@ class LocalBackend:
                                          plan.scrape_interval_s())
         prometheus.reload(plan.url("prometheus"), plan.ctx.logs_dir / "prometheus.log")
         plan.rule_files = files
+        if self.sinks is not None:  # so the sinks recognise the new pack's alerts in free-text payloads
+            self.sinks.known_alerts |= {rule.name for src in paths for rule in load_rules(src).alerts}
         return files
 
     def set_time_scale(self, scale: float, job_intervals: Mapping[str, float]) -> None:
@@ -67,7 +69,11 @@ class LocalBackend:
         prometheus.write_config(plan)
         self.reload_rules(plan.rule_sources)
         if plan.alertmanager_source is not None:
-            alertmanager.reload(plan, alertmanager.prepare_config(plan.alertmanager_source, self.sinks, scale))
+            alertmanager.reload(plan, plan.alertmanager_source, self.sinks)
+
+    def reload_alertmanager(self, path: Path) -> None:
+        alertmanager.reload(self.plan, path, self.sinks)
+        self.plan.alertmanager_source = path
 
     def teardown(self) -> None:
         """Reverse start order, best effort per service; the first error is raised after all ran."""

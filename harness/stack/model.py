@@ -58,6 +58,8 @@ class Backend(Protocol):
 
     def set_time_scale(self, scale: float, job_intervals: Mapping[str, float]) -> None: ...
 
+    def reload_alertmanager(self, path: Path) -> None: ...
+
     def teardown(self) -> None: ...
 
 
@@ -119,6 +121,10 @@ class Stack:
         self.job_intervals = dict(job_intervals or {})
         if self.recorder is not None:
             self.recorder.interval_s = max(0.05, RECORDER_POLL_S / scale)
+
+    def reload_alertmanager(self, path: Path) -> None:
+        """Switch Alertmanager to another config (receivers pointed at the sinks, timers scaled) by reload."""
+        self._backend.reload_alertmanager(Path(path))
 
     def stop(self) -> None:
         with self._stop_lock:

@@ -17,7 +17,8 @@ from harness.durations import format_duration
 from harness.errors import HarnessError
 from harness.rules.timescale import rewrite_rules
 from harness.stack.core.binaries import find_binary
-from harness.stack.core.process import ManagedProcess, tail
+from harness.stack.core.lifecycle import post_reload
+from harness.stack.core.process import ManagedProcess
 from harness.stack.core.readiness import HttpReady, backoff_delays
 from harness.stack.services.plan import LocalPlan
 
@@ -139,11 +140,7 @@ def start(plan: LocalPlan) -> ManagedProcess:
 
 
 def reload(url: str, log_path: Path | None = None) -> None:
-    resp = requests.post(f"{url}/-/reload", timeout=10)
-    if resp.status_code != 200:
-        raise HarnessError(f"Prometheus refused the reload ({resp.status_code}): {resp.text.strip()[:500]}",
-                           detail=f"last lines of {log_path}:\n{tail(log_path)}" if log_path else "",
-                           hint="the previous rules stay loaded; fix the rule file and reload again")
+    post_reload("Prometheus", url, log_path, "the previous rules stay loaded; fix the rule file and reload again")
 
 
 def wait_targets_up(url: str, expected: int, timeout: float) -> list[dict[str, Any]]:
