@@ -168,7 +168,7 @@ class ScenarioRunner:
                                     duration=total, params=dict(scn.load.params))
         return run_load(self.stack.urls["api"], profile, records_path=records_path, clock=self.stack.clock,
                         locustfile=scn.load.locustfile, workers=self.opt.load_workers,
-                        timeline=self.stack.timeline)
+                        timeline=self.stack.timeline, run_id=self.stack.run_id)
 
     def _play_faults(self, scn: Scenario, t0: float, faults: Any,
                      times: dict[str, tuple[float, float | None]]) -> None:
