@@ -133,7 +133,6 @@ def start_local(cfg: Config, *, rules: Sequence[Path] | None, alertmanager_confi
     try:
         # First, before any service: from here on a SIGKILL of the harness leaves nothing behind.
         backend.reaper = start_reaper(ctx)
-        ctx.record_ports([*ports.values(), *proxy_ports.values()])
         plan.run_as = service_identity()
         ensure_traversable(ctx.run_dir, plan.run_as)
         plan.rule_files = prometheus.prepare_rules(rule_sources, ctx.run_dir / "prometheus" / "rules",
@@ -148,6 +147,7 @@ def start_local(cfg: Config, *, rules: Sequence[Path] | None, alertmanager_confi
 
         def make_proxies() -> None:
             proxies.update(toxiproxy.create_proxies(plan))
+            ctx.record_ports(proxy_ports.values())
 
         def targets_up() -> None:
             prometheus.wait_targets_up(plan.url("prometheus"), len(prometheus.targets_for(plan)), plan.timeout)

@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.stack.core.ports import port_is_free
+from harness.stack.core.ports import listening
 from harness.stack.core.runstate import RUN_DIR_PREFIX, RunContext, kill_run_processes, pids_of_run, read_run_record
 
 log = logging.getLogger("harness.stack")
@@ -75,9 +75,9 @@ def reap(run_dir: Path, run_id: str, *, timeout: float = REAP_TIMEOUT_S) -> Reap
     while pids_of_run(run_id) and time.monotonic() < deadline:
         killed += kill_run_processes(run_id, [])
     ports = record.ports if record else []
-    while not all(port_is_free(p) for p in ports) and time.monotonic() < deadline:
+    while listening(ports) and time.monotonic() < deadline:
         time.sleep(0.02)
-    held = [p for p in ports if not port_is_free(p)]
+    held = listening(ports)
     shutil.rmtree(run_dir, ignore_errors=True)
     return Reaped(killed=sorted(set(killed)), held_ports=held, seconds=time.monotonic() - started)
 

@@ -127,9 +127,9 @@ class RunContext:
             self._write()
 
     def record_ports(self, ports: Collection[int]) -> None:
-        """The loopback ports the run's services bind: what the reaper checks are free again."""
+        """Add loopback ports a started service binds: the reaper waits until nothing listens there."""
         with self._lock:
-            self._ports = sorted(set(ports))
+            self._ports = sorted({*self._ports, *ports})
             self._write()
 
     def set_owner(self, pid: int) -> None:
