@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -57,6 +57,12 @@ def _run_dir(work_root: Path, timeout: float = START_TIMEOUT_S) -> Path:
     raise AssertionError(f"no run directory appeared under {work_root} after {timeout} s")
 
 
+def _wait(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def _stat_field(pid: int, index: int) -> str:
     with open(f"/proc/{pid}/stat", "rb") as fh:
         return fh.read().decode(errors="replace").rsplit(")", 1)[1].split()[index]
@@ -96,11 +102,14 @@ def _sigkill_and_wait_clean(harness: subprocess.Popen[bytes], run_id: str, run_d
         time.sleep(0.01)
     elapsed = time.monotonic() - killed_at
     survivors = {p: cmdline(p) for p, s in victims.items() if process_alive(p, s)}
-    assert survivors == {}, f"{len(survivors)} process(es) of the run survived {elapsed:.1f} s after SIGKILL"
+    reaper_log = run_dir.parent / LOG_NAME
+    if survivors:  # say what the reaper did, once it is done
+        _wait(lambda: not any(process_alive(p, s) for p, s in victims.items()), 20)
+    said = reaper_log.read_text().strip().splitlines()[-1:] if reaper_log.exists() else ["(no reaper log)"]
+    assert survivors == {}, f"{len(survivors)} process(es) of the run survived {elapsed:.1f} s after SIGKILL; " \
+        f"later, the reaper said: {said[0]}; listening: {listening(record.ports)}"
     assert listening(record.ports) == [], "ports of the run are still listened on"
     assert_nothing_left(run_id, run_dir, [], timeout=0)
-    reaper_log = run_dir.parent / LOG_NAME
-    said = reaper_log.read_text().strip().splitlines()[-1:] if reaper_log.exists() else ["(no reaper log)"]
     print(f"\nSIGKILL to clean: {elapsed:.2f} s ({len(victims)} processes of run {run_id}); {said[0]}")
     return elapsed
 
