@@ -280,6 +280,7 @@ def load(stack: Any, tmp_path: Path) -> Iterator[Any]:
 
     def start(profile: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("records_path", tmp_path / f"load{len(handles)}.records")
+        kwargs.setdefault("run_id", stack.run_id)
         h = run_load(stack.urls["api"], profile, clock=stack.clock, **kwargs)
         handles.append(h)
         return h

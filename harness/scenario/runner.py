@@ -184,7 +184,7 @@ class ScenarioRunner:
                                     duration=total, params=dict(scn.load.params))
         run = run_load(self.stack.urls["api"], profile, records_path=records_path, clock=self.stack.clock,
                        locustfile=scn.load.locustfile, workers=self.opt.load_workers,
-                       timeline=self.stack.timeline)
+                       timeline=self.stack.timeline, run_id=self.stack.run_id)
         try:
             run.wait_flowing(self.opt.load_start_timeout)  # the warm-up starts when the load does
         except BaseException:

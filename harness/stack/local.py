@@ -16,6 +16,7 @@ from harness.stack.core.binaries import find_binary
 from harness.stack.core.identity import ensure_traversable, service_identity
 from harness.stack.core.ports import allocate_ports
 from harness.stack.core.process import ManagedProcess
+from harness.stack.core.reaper import Reaper, start_reaper
 from harness.stack.core.runstate import RunContext, kill_run_processes, pids_of_run, sweep_dead_runs
 from harness.stack.core.steps import Step, run_steps
 from harness.stack.model import PROXY_NAMES, SERVICE_NAMES, ProcessControl, ServiceInfo, Stack
@@ -33,6 +34,7 @@ class LocalBackend:
     def __init__(self, plan: LocalPlan, sinks: Any) -> None:
         self.plan = plan
         self.sinks = sinks
+        self.reaper: Reaper | None = None
 
     def process(self, name: str) -> ProcessControl:
         proc = self.plan.processes.get(name)
@@ -94,11 +96,18 @@ class LocalBackend:
                 self.sinks.stop()
             except Exception as exc:
                 errors.append(exc)
-        leftovers = pids_of_run(plan.ctx.run_id)
+        # The reaper carries the run id too; it stays until everything else is gone, then is released.
+        spare = (self.reaper.pid,) if self.reaper is not None else ()
+        leftovers = [p for p in pids_of_run(plan.ctx.run_id) if p not in spare]
         if leftovers:
             log.warning("killing %d leftover process(es) of run %s: %s", len(leftovers), plan.ctx.run_id, leftovers)
-            kill_run_processes(plan.ctx.run_id, leftovers)
+            kill_run_processes(plan.ctx.run_id, leftovers, spare=spare)
         plan.ctx.remove()
+        if self.reaper is not None:
+            try:
+                self.reaper.release()
+            except Exception as exc:
+                errors.append(exc)
         if errors:
             raise errors[0]
 
@@ -140,6 +149,8 @@ def start_local(cfg: Config, *, rules: Sequence[Path] | None, alertmanager_confi
                   time_scale=cfg.time_scale, urls={}, services={}, proxies={}, sinks=None, rule_files=[])
     stack.install_sigterm_handler()
     try:
+        # First, before any service: from here on a SIGKILL of the harness leaves nothing behind.
+        backend.reaper = start_reaper(ctx)
         plan.run_as = service_identity()
         ensure_traversable(ctx.run_dir, plan.run_as)
         plan.rule_files = prometheus.prepare_rules(rule_sources, ctx.run_dir / "prometheus" / "rules",
@@ -154,6 +165,7 @@ def start_local(cfg: Config, *, rules: Sequence[Path] | None, alertmanager_confi
 
         def make_proxies() -> None:
             proxies.update(toxiproxy.create_proxies(plan))
+            ctx.record_ports(proxy_ports.values())
 
         def targets_up() -> None:
             prometheus.wait_targets_up(plan.url("prometheus"), len(prometheus.targets_for(plan)), plan.timeout)

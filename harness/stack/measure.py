@@ -68,7 +68,8 @@ def warm_up(stack: Stack, records_dir: Path, seconds: float = WARM_UP_S) -> None
 
     stack.timeline.record(stack.clock.now(), MARK, "warm_up", seconds=seconds)
     load = run_load(stack.urls["api"], profile_from_spec("constant_rate", rate=WARM_UP_RATE, duration=seconds),
-                    records_path=records_dir / "warm-up.records", clock=stack.clock)
+                    records_path=records_dir / "warm-up.records", clock=stack.clock,
+                    run_id=stack.run_id)
     try:
         time.sleep(seconds)
     finally:
