@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("harness.scenario.cli:main_verify", "run the scenario suite against given rule files"),
     "audit": ("harness.scenario.cli:main_audit", "run the suite against the seeds' packs as published"),
     "drill": ("harness.scenario.cli:main_drill", "run one scenario with a live terminal view"),
+    "demo": ("harness.scenario.cli:main_demo", "a short tour: reference pack, SLO, published defects"),
     "report": ("harness.report.cli:main", "rebuild or locate a run's report"),
     "toxiproxy-server": ("harness.toxiproxy_server.__main__:main", "serve the Toxiproxy 2.x API"),
 }

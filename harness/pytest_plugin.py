@@ -77,7 +77,7 @@ class HarnessSession:
         if self.stack is None:
             from harness.clock import RunClock
             from harness.scenario.runner import ScenarioRunner
-            from harness.scenario.suite import new_run_id, run_options
+            from harness.scenario.suite import measured_terms, new_run_id, run_options, starting_config
             from harness.stack import start_stack
             from harness.timeline import Timeline
 
@@ -87,14 +87,17 @@ class HarnessSession:
             self.clock = RunClock()
             self.timeline = Timeline(path=self.run_dir / "timeline.jsonl")
             try:
-                self.stack = start_stack(self.cfg, rules=self.rule_files, alertmanager_config=self.am_config,
-                                         clock=self.clock, timeline=self.timeline)
+                self.stack = start_stack(starting_config(self.cfg), rules=self.rule_files,
+                                         alertmanager_config=self.am_config, clock=self.clock,
+                                         timeline=self.timeline)
+                terms = measured_terms(self.stack, self.cfg.backend, self.run_dir / "records")
             except Exception as exc:
                 self.start_error = exc
                 raise
             self.runner = ScenarioRunner(self.stack, self.catalog,
                                          run_options(self.catalog, self.cfg.time_scale, self.run_dir / "records",
-                                                     backend=self.cfg.backend))
+                                                     backend=self.cfg.backend,
+                                                     terms=terms))
         return self.stack
 
     def reset(self) -> None:
@@ -111,6 +114,8 @@ class HarnessSession:
         error = f"the stack did not start: {self.start_error}" if self.start_error is not None else None
         dashboards: list[Any] = []
         notes: list[str] = []
+        if self.runner is not None and self.runner.opt.terms is not None:
+            notes += [f"measured: {line}" for line in self.runner.opt.terms.describe()]
         if self.stack is not None:
             try:
                 from harness.scenario.suite import check_run_dashboards
@@ -275,6 +280,7 @@ def load(stack: Any, tmp_path: Path) -> Iterator[Any]:
 
     def start(profile: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("records_path", tmp_path / f"load{len(handles)}.records")
+        kwargs.setdefault("run_id", stack.run_id)
         h = run_load(stack.urls["api"], profile, clock=stack.clock, **kwargs)
         handles.append(h)
         return h

@@ -72,6 +72,18 @@ class Timeline:
         out.sort(key=lambda e: e.t)
         return out
 
+    def events_with_state(self, start: float, end: float | None = None) -> list[Event]:
+        """Events from ``start`` on, preceded by the state each alert series was in at ``start``: the last
+        ALERT_STATE and AM_STATE event of every series before it (with its own, earlier time). A verdict
+        over a window then sees an alert that was already firing when the window opened."""
+        before = self.events(end=start)
+        carried: dict[tuple[str, str, str], Event] = {}
+        for e in before:
+            if e.kind in (ALERT_STATE, AM_STATE) and e.t < start:
+                labels = e.data.get("labels") or {}
+                carried[(e.kind, e.name, json.dumps(labels, sort_keys=True))] = e
+        return sorted([*carried.values(), *self.events(start=start, end=end)], key=lambda e: e.t)
+
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events())
 

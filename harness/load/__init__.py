@@ -80,6 +80,28 @@ class LoadRun:
                                hint="stopped it; see the Locust log at " + str(self.log_path)) from None
         return self._finished(code)
 
+    def wait_flowing(self, timeout: float, poll_s: float = 0.05) -> float:
+        """Until the first requests are on disk (Locust is up and sending; the recorder writes its first
+        request at once); returns the seconds waited. On a busy machine Locust can take many seconds to
+        start, and a warm-up timed from the launch would then have had no load at all."""
+        started = time.monotonic()
+        while True:
+            try:
+                if self.records_path.stat().st_size > 0:
+                    return time.monotonic() - started
+            except FileNotFoundError:
+                pass
+            code = self.proc.poll()
+            if code is not None:
+                raise HarnessError(f"load generator exited with code {code} before its first request",
+                                   detail=self.log_tail(), hint=f"full log: {self.log_path}")
+            if time.monotonic() - started >= timeout:
+                raise HarnessError(f"load generator made no request within {timeout:.0f} s of its start",
+                                   detail=f"last log lines:\n{self.log_tail()}",
+                                   hint="Locust is still starting or cannot reach the API: see the log at "
+                                        f"{self.log_path}; an overloaded machine starts it slowly")
+            time.sleep(poll_s)
+
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM the process group (Locust finishes in-flight requests and flushes), SIGKILL if it lingers."""
         if self.proc.poll() is None:
@@ -136,11 +158,13 @@ class LoadRun:
 
 def run_load(target_url: str, profile: LoadProfile, *, records_path: Path | str | None, clock: RunClock,
              locustfile: Path | str | None = None, workers: int = 0, timeline: Timeline | None = None,
-             log_path: Path | None = None) -> LoadRun:
+             log_path: Path | None = None, run_id: str | None = None) -> LoadRun:
     """Start load against ``target_url`` (e.g. ``http://127.0.0.1:8000``); returns immediately.
 
     An existing file at ``records_path`` is replaced. ``records_path=None`` turns recording off (only
     for measuring its overhead). ``workers=N`` runs a Locust master with N local worker processes.
+    ``run_id`` (the stack's) tags the Locust processes like the stack's services, so they die with the
+    harness even after a SIGKILL (the run's reaper and the dead-run sweep find them by that tag).
     """
     if workers < 0:
         raise HarnessError(f"workers must be >= 0, got {workers}")
@@ -159,9 +183,14 @@ def run_load(target_url: str, profile: LoadProfile, *, records_path: Path | str 
            "--summary", str(summary), "--workers", str(workers)]
     if locustfile is not None:
         cmd += ["--locustfile", str(Path(locustfile).resolve())]
+    env = None
+    if run_id is not None:
+        from harness.stack.core.runstate import RUN_ENV
+
+        env = {**os.environ, RUN_ENV: run_id}
     with open(log, "ab") as logf:
         proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, env=env)
     run = LoadRun(proc, profile, rec if rec else base, summary, log, clock, timeline)
     if timeline is not None:
         timeline.record(run.started_at, PHASE, "load_start", profile=profile_to_dict(profile), workers=workers)

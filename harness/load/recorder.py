@@ -41,6 +41,8 @@ class Recorder:
             error = "other"  # no response and no exception to say why (a locustfile marked it a success)
         self.writer.add(start if intended is None else float(intended), start, end, str(name), str(request_type),
                         status, error, int(response_length or 0))
+        if not self.writer.written:
+            self.writer.flush()  # the first request on disk at once: the harness waits for it (wait_flowing)
 
     def start_flushing(self) -> None:
         def loop() -> None:

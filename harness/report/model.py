@@ -15,7 +15,7 @@ from typing import Any
 from harness.scenario.result import ScenarioResult, Verdict
 from harness.timeline import Event
 
-RUN_KINDS = ("verify", "audit", "drill", "pytest")
+RUN_KINDS = ("verify", "audit", "drill", "demo", "pytest")
 
 # Panel check outcomes.
 PANEL_OK = "ok"

@@ -1,4 +1,5 @@
-"""Rule packs: a Prometheus rule file loaded with the line of every rule, for errors and reports."""
+"""Rule packs: a rule file (any format ``harness.rules.formats`` accepts) loaded with the line of every rule,
+for errors and reports, and with what was understood of it (format, notes on dropped or kept fields)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from ruamel.yaml.comments import CommentedMap
 
 from harness.durations import parse_duration
 from harness.errors import ValidationError
-from harness.rules.timescale import PromQLSyntaxError, load_rule_yaml, tokenize
+from harness.rules.formats import PLAIN, normalise_rules
+from harness.rules.timescale import PromQLSyntaxError, tokenize
 
 _RULE_KEYS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
-_GROUP_KEYS = {"name", "interval", "rules", "limit"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class RulePack:
     path: str
     groups: list[Group]
     rules: list[Rule]
+    format: str = PLAIN
+    notes: tuple[str, ...] = ()
 
     @property
     def alerts(self) -> list[Rule]:
@@ -92,7 +95,8 @@ def _str_map(node: Any, source: str, line: int, what: str) -> dict[str, str]:
 
 
 def parse_rules(text: str, source: str) -> RulePack:
-    doc = load_rule_yaml(text, source)
+    understood = normalise_rules(text, source)
+    doc = understood.doc
     groups: list[Group] = []
     rules: list[Rule] = []
     seen_groups: set[str] = set()
@@ -106,9 +110,6 @@ def parse_rules(text: str, source: str) -> RulePack:
         if name in seen_groups:
             raise ValidationError(source, gline, f"group {name!r}", "duplicate group name in this file")
         seen_groups.add(str(name))
-        unknown = set(g) - _GROUP_KEYS
-        if unknown:
-            raise ValidationError(source, gline, f"group {name!r}", f"unknown field(s): {', '.join(sorted(unknown))}")
         interval = _duration(g, "interval", source, f"group {name!r}") if "interval" in g else None
         groups.append(Group(str(name), interval, source, gline))
         for ri, r in enumerate(g.get("rules") or []):
@@ -142,7 +143,7 @@ def parse_rules(text: str, source: str) -> RulePack:
                                      f"{what}: annotations"),
                 expr_line=_line(r, "expr"),
             ))
-    return RulePack(path=source, groups=groups, rules=rules)
+    return RulePack(path=source, groups=groups, rules=rules, format=understood.format, notes=understood.notes)
 
 
 def load_rules(path: Path | str) -> RulePack:

@@ -21,6 +21,9 @@ Safety: a range window shorter than 4 scrape intervals yields rates computed fro
 samples (or none), so such a rewrite is refused with a ValidationError naming the file, the rule,
 its line, the window and the largest time scale that keeps every window of the file usable.
 
+The file may be in any format ``harness.rules.formats`` accepts (PrometheusRule, mimirtool, ruler namespace
+map); the result is always a plain Prometheus rule file, which is what Prometheus loads.
+
 Durations are written the way Prometheus parses them (``1m30s``, ``250ms``), rounded to whole
 milliseconds.
 """
@@ -32,12 +35,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
 from harness.durations import format_duration, parse_duration
 from harness.errors import ValidationError
+from harness.rules.formats import load_rule_doc
 from harness.yamlio import key_line, round_trip_yaml
 
 MIN_SCRAPES_PER_WINDOW = 4
@@ -232,20 +235,6 @@ def _same_style(original: Any, new: str) -> Any:
     return type(original)(new) if isinstance(original, str) and type(original) is not str else new
 
 
-def load_rule_yaml(text: str, source: str) -> CommentedMap:
-    try:
-        doc = round_trip_yaml().load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ValidationError(source, line, "yaml", f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                              hint="fix the YAML syntax; `promtool check rules FILE` shows the same") from exc
-    if not isinstance(doc, CommentedMap) or not isinstance(doc.get("groups"), CommentedSeq):
-        raise ValidationError(source, 1, "groups", "a rule file needs a top-level `groups:` list",
-                              hint="see https://prometheus.io/docs/prometheus/latest/configuration/recording_rules/")
-    return doc
-
-
 def _rule_name(rule: Any) -> str:
     if isinstance(rule, dict):
         return str(rule.get("alert") or rule.get("record") or "<unnamed>")
@@ -260,7 +249,7 @@ def rewrite_rules(text: str, scale: float, *, scrape_interval_s: float, source: 
     """
     if not scale > 0:
         raise ValidationError(source, None, "time_scale", f"must be > 0, got {scale}")
-    doc = load_rule_yaml(text, source)
+    doc = load_rule_doc(text, source)
     min_window = MIN_SCRAPES_PER_WINDOW * scrape_interval_s
     too_short: list[tuple[int | None, str, str, Window]] = []
     all_windows: list[float] = []

@@ -13,6 +13,8 @@ import yaml
 
 from harness.durations import parse_duration
 from harness.errors import HarnessError
+from harness.rules.formats import load_rule_doc
+from harness.rules.roles import receivers_by_role, resolve
 
 _RANGE = re.compile(r"\[(\d+(?:ms|[smhdwy]))(?::\d+(?:ms|[smhdwy])?)?\]")
 
@@ -20,6 +22,14 @@ _RANGE = re.compile(r"\[(\d+(?:ms|[smhdwy]))(?::\d+(?:ms|[smhdwy])?)?\]")
 def widest_window_s(expr: str) -> float:
     """Largest range window in a PromQL expression (production seconds), 0 for instant-only ones."""
     return max((parse_duration(m.group(1)) for m in _RANGE.finditer(expr)), default=0.0)
+
+
+_RANGE_SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{[^}]*\})?\s*\[(\d+(?:ms|[smhdwy]))[:\]]")
+
+
+def range_selectors(expr: str) -> list[tuple[str, float]]:
+    """(metric name, production seconds) of every range selector in a PromQL expression."""
+    return [(m.group(1), parse_duration(m.group(2))) for m in _RANGE_SELECTOR.finditer(expr)]
 
 
 def expand_records(expr: str, records: Mapping[str, str], depth: int = 3) -> str:
@@ -56,6 +66,16 @@ class Catalog:
     record_exprs: Mapping[str, str] = field(default_factory=dict)
     receiver_configs: tuple[Mapping[str, Any], ...] = ()
 
+    @property
+    def receivers_by_role(self) -> dict[str, tuple[str, ...]]:
+        """Role (pager, chat, email, webhook, ...) -> receivers with that integration (harness.rules.roles)."""
+        return receivers_by_role(self.receiver_configs)
+
+    def resolve_receivers(self, refs: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Each receiver reference of a scenario (a name, or ``role:X``) -> the receiver names it stands for."""
+        by_role = self.receivers_by_role
+        return {ref: resolve(ref, by_role) for ref in refs}
+
     def effective_window_s(self, name: str) -> float:
         """Largest range window an alert depends on (production seconds): its own, and those of the recording
         rules it reads. An alert on a 30-day budget record is a 30-day alert."""
@@ -65,6 +85,12 @@ class Catalog:
         """Alerts whose windows outlast ``drain_s`` production seconds: once firing they cannot resolve between
         two scenarios (a spent 30-day budget stays spent), so the wait for quiet does not wait for them."""
         return frozenset(n for n in self.alerts if self.effective_window_s(n) > drain_s)
+
+    def windows(self) -> list[tuple[str, str, float]]:
+        """(alert, metric, production seconds) of every range window an alert reads, through the recording
+        rules it uses."""
+        return [(name, metric, w) for name, rule in sorted(self.alerts.items())
+                for metric, w in range_selectors(expand_records(rule.expr, self.record_exprs))]
 
     def rule(self, name: str) -> AlertRule:
         try:
@@ -80,12 +106,20 @@ def _load_yaml(path: Path) -> Any:
         raise HarnessError(f"cannot read {path}: {exc}", hint="check the path and `harness check`") from None
 
 
+def _load_rule_doc(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise HarnessError(f"cannot read {path}: {exc}", hint="check the path given to --rules") from None
+    return load_rule_doc(text, str(path))
+
+
 def load_catalog(rule_files: Iterable[str | Path], alertmanager_config: str | Path | None = None) -> Catalog:
     alerts: dict[str, AlertRule] = {}
     records: dict[str, str] = {}
     files = [str(p) for p in rule_files]
     for f in files:
-        doc = _load_yaml(Path(f)) or {}
+        doc = _load_rule_doc(Path(f))
         for group in doc.get("groups", []) or []:
             interval = group.get("interval")
             for rule in group.get("rules", []) or []:

@@ -51,6 +51,21 @@ class ScenarioResult:
     records_file: str | None = None  # raw request records for this scenario
     error: str | None = None         # set when the run itself failed (not an expectation)
     notes: list[str] = field(default_factory=list)  # what the reader should know (alerts active at start)
+    # The rerun of a failed scenario at a low scale, before its failures are reported as defects:
+    # {"time_scale", "passed", "error", "failed": ["check subject", ...], "verdicts": [...]}
+    confirmation: dict[str, Any] | None = None
+
+    def failed_keys(self) -> list[str]:
+        return [f"{v.check} {v.subject}" for v in self.verdicts if v.status == FAIL]
+
+    @property
+    def confirmed_ok(self) -> bool:
+        """Passed, or every failure failed to reproduce when confirmed at a low scale (compression-sensitive)."""
+        if self.passed:
+            return True
+        c = self.confirmation
+        return self.error is None and c is not None and c.get("error") is None \
+            and not set(self.failed_keys()) & set(c.get("failed", []))
 
     @property
     def unexercised(self) -> list[Verdict]:

@@ -14,13 +14,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from harness.clock import RunClock
+from harness.observe.alertmanager import AlertmanagerClient
 from harness.observe.prometheus import PrometheusClient
 from harness.rules.metrics import split_comparison
 from harness.scenario import verdict as V
-from harness.scenario.catalog import Catalog
+from harness.scenario.catalog import AlertRule, Catalog, expand_records
 from harness.scenario.model import Expectation, FaultSpec, Scenario
 from harness.scenario.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
-from harness.scenario.timing import Timing
+from harness.scenario.timing import DOWN_KINDS, RealTerms, ScaleChoice, Timing, choose_scale, job_intervals
 from harness.timeline import MARK, PHASE, Timeline
 
 log = logging.getLogger("harness.scenario")
@@ -38,6 +39,7 @@ class RunOptions:
     records_dir: Path
     quiet_timeout: float = 60.0          # real seconds to wait for alerts from a previous scenario to resolve
     load_workers: int = 0                # >0: a Locust master with this many local workers
+    load_start_timeout: float = 60.0     # real seconds for the load generator to make its first request
     sleep: Callable[[float], None] = time.sleep
     # Alerts whose windows are too long to drain between scenarios (e.g. a 30d error-budget average):
     # not waited for, reported as noise at the start of the next scenario.
@@ -47,6 +49,9 @@ class RunOptions:
     # of the previous scenario's faults into the next. On for stacks the harness started; never on an
     # external stack, whose history is not ours to delete (a scenario's own `fresh_history` still asks).
     fresh_history: bool = False
+    # Incompressible real terms measured on the running stack (harness.stack.measure); with them each
+    # scenario runs at the largest scale (at most ``time_scale``) at which it still means what it says.
+    terms: RealTerms | None = None
 
 
 def _sleep_until(clock: RunClock, t: float, sleep: Callable[[float], None]) -> None:
@@ -55,12 +60,16 @@ def _sleep_until(clock: RunClock, t: float, sleep: Callable[[float], None]) -> N
 
 
 def wait_quiet(prom: PrometheusClient, clock: RunClock, timeout: float, sleep: Callable[[float], None],
-               ignore: frozenset[str] = frozenset()) -> list[str]:
-    """Wait until Prometheus shows no pending or firing alert outside ``ignore``; return every alert name
-    still active then (those outside ``ignore`` are noise the scenario starts with, reported not hidden)."""
+               ignore: frozenset[str] = frozenset(), am: AlertmanagerClient | None = None) -> list[str]:
+    """Wait until Prometheus shows no pending or firing alert outside ``ignore`` (and Alertmanager holds none
+    that Prometheus does not: those are resolved through its API); return every alert name still active then
+    (those outside ``ignore`` are noise the scenario starts with, and fail its checks)."""
     deadline = clock.now() + timeout
     while True:
-        active = sorted({a["labels"].get("alertname", "?") for a in prom.alerts()})
+        alerts = prom.alerts()
+        if am is not None:
+            am.resolve_stale([a.get("labels") or {} for a in alerts if a.get("state") == "firing"])
+        active = sorted({a["labels"].get("alertname", "?") for a in alerts})
         if not set(active) - ignore or clock.now() >= deadline:
             return active
         sleep(0.25)
@@ -73,14 +82,18 @@ class ScenarioRunner:
         self.stack = stack
         self.catalog = catalog
         self.opt = options
-        self.timing = Timing(options.time_scale)
+        self.timing = Timing(options.time_scale, terms=options.terms or RealTerms())
         self.prom = prometheus or PrometheusClient(stack.urls["prometheus"])
+        # Only on a stack the harness started: an external Alertmanager's alerts are not ours to resolve.
+        self.am = AlertmanagerClient(stack.urls["alertmanager"]) if prometheus is None \
+            and options.fresh_history and "alertmanager" in stack.urls else None
         self._faults_factory = faults_factory
         self._load_factory = load_factory
         self._slo_rows: list[dict[str, Any]] = []
 
     # -- the run ---------------------------------------------------------------------------------
-    def run(self, scn: Scenario) -> ScenarioResult:
+    def run(self, scn: Scenario, *, cap: float | None = None) -> ScenarioResult:
+        """Run ``scn`` at the largest meaningful scale, at most ``cap`` (default: the run's time scale)."""
         clock: RunClock = self.stack.clock
         timeline: Timeline = self.stack.timeline
         begin = clock.now()
@@ -93,10 +106,13 @@ class ScenarioRunner:
         faults = None
         t0 = begin
         try:
+            self._apply_scale(scn, result, self.opt.time_scale if cap is None else cap)
+            timeline.record(clock.now(), MARK, "time_scale", scenario=scn.name, scale=result.time_scale)
             if scn.fresh_history or self.opt.fresh_history:
                 self.prom.delete_all_series()
                 timeline.record(clock.now(), MARK, "fresh_history", scenario=scn.name)
-            active = wait_quiet(self.prom, clock, self.opt.quiet_timeout, self.opt.sleep, self.opt.sticky_alerts)
+            active = wait_quiet(self.prom, clock, self.opt.quiet_timeout, self.opt.sleep, self.opt.sticky_alerts,
+                                am=self.am)
             noise = [a for a in active if a not in self.opt.sticky_alerts]
             carried = [a for a in active if a in self.opt.sticky_alerts]
             if noise:
@@ -172,9 +188,15 @@ class ScenarioRunner:
         total = self.timing.real(scn.warmup + scn.duration) + 5.0
         profile = profile_from_spec(scn.load.profile, rate=scn.load.rate, users=scn.load.users,
                                     duration=total, params=dict(scn.load.params))
-        return run_load(self.stack.urls["api"], profile, records_path=records_path, clock=self.stack.clock,
-                        locustfile=scn.load.locustfile, workers=self.opt.load_workers,
-                        timeline=self.stack.timeline)
+        run = run_load(self.stack.urls["api"], profile, records_path=records_path, clock=self.stack.clock,
+                       locustfile=scn.load.locustfile, workers=self.opt.load_workers,
+                       timeline=self.stack.timeline, run_id=self.stack.run_id)
+        try:
+            run.wait_flowing(self.opt.load_start_timeout)  # the warm-up starts when the load does
+        except BaseException:
+            run.stop()
+            raise
+        return run
 
     def _ground_truth_achieved(self, faults: list[dict[str, Any]], records_path: Path) -> None:
         """Add what the raw request records say each calibrated fault achieved (an error ratio) to its entry."""
@@ -229,7 +251,7 @@ class ScenarioRunner:
     # -- verdicts --------------------------------------------------------------------------------
     def evaluate(self, scn: Scenario, timeline: Timeline, t0: float, end: float,
                  fault_times: dict[str, tuple[float, float | None]], records_path: Path) -> list[Verdict]:
-        events = timeline.events(start=t0 - 1.0)
+        events = timeline.events_with_state(t0 - 1.0)
         out: list[Verdict] = []
         expected_to_fire = {e.subject for e in scn.expectations if e.kind in ("fires", "notified")}
         for e in scn.expectations:
@@ -301,9 +323,9 @@ class ScenarioRunner:
                 since = self._since(scn, e, fault_times, 1)
             except RuntimeError:
                 continue  # reported by the verdict itself
-            within = self._within(e, self.timing.default_resolve_within(self.catalog.rule(e.subject)))
+            within = self._within(e, *self.default_bound(scn, e))
             while clock.now() < since + within:
-                verdict = V.resolves_within(timeline.events(start=since - 1.0), e.subject, since=since,
+                verdict = V.resolves_within(timeline.events_with_state(since - 1.0), e.subject, since=since,
                                             within=within, labels=e.params.get("labels"))
                 if verdict.ok:
                     break
@@ -328,12 +350,12 @@ class ScenarioRunner:
             return [Verdict("unsupported", e.subject, UNSUPPORTED, "exercised", str(e.params["reason"]))]
         if e.kind == "fires":
             rule = self.catalog.rule(e.subject)
-            within = self._within(e, tm.default_fire_within(rule))
+            within = self._within(e, *self.default_bound(scn, e))
             return [V.fires_within(events, e.subject, since=self._since(scn, e, times, 0), within=within,
                                    labels=labels, min_latency=tm.min_fire(rule))]
         if e.kind == "resolves":
             rule = self.catalog.rule(e.subject)
-            within = self._within(e, tm.default_resolve_within(rule))
+            within = self._within(e, *self.default_bound(scn, e))
             return [V.resolves_within(events, e.subject, since=self._since(scn, e, times, 1), within=within,
                                       labels=labels)]
         if e.kind == "silent":
@@ -343,15 +365,19 @@ class ScenarioRunner:
             return [V.stays_silent(events, n, start=start, end=stop, labels=labels) for n in names]
         if e.kind == "notified":
             rule = self.catalog.rule(e.subject)
-            within = self._within(e, tm.default_fire_within(rule) + self.catalog.group_wait_s)
-            return V.notified(events, e.subject, receivers=list(e.params.get("receivers", [])),
-                              not_receivers=list(e.params.get("not_receivers", [])),
+            within = self._within(e, *self.default_bound(scn, e))
+            receivers = [str(r) for r in e.params.get("receivers", [])]
+            not_receivers = [str(r) for r in e.params.get("not_receivers", [])]
+            return V.notified(events, e.subject, receivers=receivers, not_receivers=not_receivers,
                               since=self._since(scn, e, times, 0), within=within, until=end,
-                              min_latency=tm.min_notify(rule, self.catalog.group_wait_s))
+                              min_latency=tm.min_notify(rule, self.catalog.group_wait_s),
+                              members=self.catalog.resolve_receivers(receivers + not_receivers))
         if e.kind == "inhibited":
             recorder = getattr(self.stack, "recorder", None)
             return [V.inhibited(events, e.subject, by=str(e.params["by"]), start=t0, end=end,
-                                receivers=list(e.params.get("receivers", [])), labels=labels,
+                                receivers=[n for ns in self.catalog.resolve_receivers(
+                                    str(r) for r in e.params.get("receivers", [])).values() for n in ns],
+                                labels=labels,
                                 by_labels=e.params.get("by_labels"),
                                 poll_s=float(getattr(recorder, "interval_s", 0.0)))]
         if e.kind == "latency":
@@ -364,11 +390,61 @@ class ScenarioRunner:
             return self._slo_verdicts(scn, e, records_path, t0, end)
         raise RuntimeError(f"unknown expectation kind {e.kind}")
 
-    def _within(self, e: Expectation, default_production_s: float) -> float:
-        """Real seconds allowed: the scenario's own bound, or the default plus the incompressible slack."""
+    def _within(self, e: Expectation, default_production_s: float, real_s: float) -> float:
+        """Real seconds allowed: the scenario's own bound, or the default's production terms compressed plus
+        the measured real terms."""
         if "within" in e.params:
             return self.timing.real(float(e.params["within"]))
-        return self.timing.real(default_production_s) + self.timing.real_slack_s
+        return self.timing.real(default_production_s) + real_s
+
+    def default_bound(self, scn: Scenario, e: Expectation) -> tuple[float, float]:
+        """(production seconds, real seconds) of the default bound of a fires/resolves/notified check."""
+        tm, rule, down = self.timing, self.catalog.rule(e.subject), down_services(scn)
+        expr = self._expr(rule)
+        if e.kind == "fires":
+            return tm.default_fire_within(rule), tm.fire_real_s(down, expr)
+        if e.kind == "resolves":
+            return tm.default_resolve_within(rule), tm.resolve_real_s(down, expr)
+        return tm.default_fire_within(rule) + self.catalog.group_wait_s, tm.notify_real_s(down, expr)
+
+    def default_bounds(self, scn: Scenario) -> list[tuple[str, float, float]]:
+        """(what, production seconds, real seconds) of every default bound the scenario checks."""
+        return [(f"{e.kind} {e.subject}", *self.default_bound(scn, e)) for e in scn.expectations
+                if e.kind in ("fires", "resolves", "notified") and "within" not in e.params
+                and e.subject in self.catalog.alerts]
+
+    def _expr(self, rule: AlertRule) -> str:
+        """The rule's expression with those of the recording rules it reads (they are part of it)."""
+        return expand_records(rule.expr, self.catalog.record_exprs)
+
+    def choose_scale(self, scn: Scenario, cap: float | None = None) -> ScaleChoice:
+        return choose_scale(self.opt.time_scale if cap is None else cap, scenario_max=scn.max_time_scale,
+                            terms=self.opt.terms, down=down_services(scn), bounds=self.default_bounds(scn),
+                            windows=self.catalog.windows())
+
+    def _apply_scale(self, scn: Scenario, result: ScenarioResult, cap: float) -> None:
+        """Run this scenario at its own scale: the stack's rules, scrape and Alertmanager timers follow."""
+        choice = self.choose_scale(scn, cap)
+        if choice.refused:
+            raise RuntimeError(f"refused: {choice.refused}")
+        scale = choice.scale
+        slow = job_intervals(scale, self.opt.terms.scrape_floors(down_services(scn))) if self.opt.terms else {}
+        current = (float(getattr(self.stack, "time_scale", scale)), getattr(self.stack, "job_intervals", {}))
+        if (scale, slow) != current:
+            setter = getattr(self.stack, "set_time_scale", None)
+            if setter is None:
+                result.notes.append(f"this stack cannot change its time scale; runs at {current[0]:g} where "
+                                    f"{scale:g} was chosen")
+                scale = current[0]
+            else:
+                setter(scale, job_intervals=slow)
+        if slow:
+            result.notes.append("scraped less often so their exporters can answer: " + ", ".join(
+                f"job {job} every {s:.2f} s" for job, s in slow.items()))
+        self.timing = Timing(scale, terms=self.opt.terms or RealTerms())
+        result.time_scale = scale
+        result.notes.append(f"time scale {scale:g}: " + "; ".join(choice.limits[:3]))
+        log.info("%s: time scale %g (%s)", scn.name, scale, choice.limits[0])
 
     def _latencies(self, records_path: Path, endpoint: str, t0: float, end: float) -> np.ndarray:
         """Ground-truth latencies (from the intended start) of responses to ``endpoint`` in the window."""
@@ -382,7 +458,7 @@ class ScenarioRunner:
                       end: float) -> list[Verdict]:
         from harness.scenario.slo_check import check_slo
 
-        verdicts, rows = check_slo(self.stack, e, records_path, t0, end, time_scale=self.opt.time_scale,
+        verdicts, rows = check_slo(self.stack, e, records_path, t0, end, time_scale=self.timing.scale,
                                    scrape_interval_s=self.timing.real(self.timing.scrape_s),
                                    records=self.catalog.records)
         self._slo_rows.extend(rows)
@@ -393,6 +469,11 @@ def _keep_achieved(achieved: dict[str, dict[str, Any]] | None, fault_id: str, fa
     level = getattr(fault, "achieved", None)
     if achieved is not None and isinstance(level, dict) and level:
         achieved[fault_id] = dict(level)
+
+
+def down_services(scn: Scenario) -> list[str]:
+    """Services a scenario's faults take down (their exporters then answer for a service that is gone)."""
+    return sorted({f.target for f in scn.faults if f.kind in DOWN_KINDS and f.target})
 
 
 def passed(verdicts: list[Verdict]) -> bool:

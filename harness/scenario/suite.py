@@ -12,18 +12,20 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from harness.config import RULES_DIR, STACK_DIR, Config
+from harness.config import REPO_ROOT, RULES_DIR, STACK_DIR, Config
 from harness.errors import HarnessError
 from harness.scenario.catalog import Catalog, load_catalog
 from harness.scenario.model import Scenario, load_scenario
 from harness.scenario.result import ScenarioResult
 from harness.scenario.runner import RunOptions, ScenarioRunner
+from harness.scenario.timing import RealTerms
 from harness.scenario.validate import ValidationContext, validate_scenarios
+from harness.timeline import MARK
 
 log = logging.getLogger("harness.suite")
 
@@ -34,6 +36,7 @@ SEED_RULES = ("betting-alerts.yml", "petforce-slo.yml")
 REFERENCE_RULES = ("reference.yml", "reference-slo.yml")
 
 
+SCENARIOS_DIR = REPO_ROOT / "scenarios"
 SEED_ALERTMANAGER = STACK_DIR / "alertmanager" / "alertmanager.yml"
 REFERENCE_ALERTMANAGER = STACK_DIR / "alertmanager" / "reference.yml"
 
@@ -63,7 +66,8 @@ def validation_context(catalog: Catalog) -> ValidationContext:
     from harness.slo.spec import load_slo_spec
 
     slos = frozenset(s.name for s in load_slo_spec(DEFAULT_SPEC).slos)
-    return ValidationContext(alerts=frozenset(catalog.alerts), receivers=catalog.receivers, slo_names=slos)
+    return ValidationContext(alerts=frozenset(catalog.alerts), receivers=catalog.receivers, slo_names=slos,
+                             receiver_roles=catalog.receivers_by_role)
 
 
 def shipped_alerts() -> frozenset[str]:
@@ -139,6 +143,29 @@ def run_options(catalog: Catalog, time_scale: float, records_dir: Path, *, backe
     return opt
 
 
+# A suite's local stack starts at this scale (or the cap, if lower): slow enough that every exporter answers
+# within its scrape timeout before anything is measured; each scenario then sets its own.
+START_SCALE = 10.0
+
+
+def starting_config(cfg: Config) -> Config:
+    return replace(cfg, time_scale=min(cfg.time_scale, START_SCALE)) if cfg.backend == "local" else cfg
+
+
+def measured_terms(stack: Any, backend: str, records_dir: Path) -> RealTerms | None:
+    """The stack's real terms, measured on a stack the harness started (an external stack is not ours to
+    crash; the docker backend has no process control): bounds then carry no real terms. Then the stack is
+    warmed up with load, so the first scenario does not meet cold pools and caches."""
+    if backend != "local":
+        log.info("real terms not measured on the %s backend: default bounds have production terms only", backend)
+        return None
+    from harness.stack.measure import measure_terms, warm_up
+
+    terms = measure_terms(stack)
+    warm_up(stack, records_dir)
+    return terms
+
+
 def new_run_id(kind: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{uuid.uuid4().hex[:6]}"
 
@@ -167,21 +194,48 @@ class SuiteResult:
     report_path: Path | None = None
     interrupted: bool = False
     error: str | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)   # as the report holds them
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and self.error is None and all(r.passed for r in self.results)
+        return not self.interrupted and self.error is None and all(r.confirmed_ok for r in self.results)
 
 
 def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[ScenarioResult], None] | None = None,
              findings: Callable[[Plan, list[ScenarioResult]], list[dict[str, Any]]] | None = None,
-             on_start: Callable[[Any, Path], None] | None = None) -> SuiteResult:
+             on_start: Callable[[Any, Path], None] | None = None,
+             confirm_scale: float | None = None) -> SuiteResult:
+    return run_plans([plan], cfg, kind=kind, on_result=on_result, findings=findings, on_start=on_start,
+                     confirm_scale=confirm_scale)
+
+
+def pack_label(plan: Plan) -> str:
+    return f"rules {', '.join(p.name for p in plan.rule_files)}; Alertmanager config {plan.alertmanager_config.name}"
+
+
+def switch_pack(stack: Any, plan: Plan) -> None:
+    """Load a plan's rule files and Alertmanager config into the running stack, by reload (no restart)."""
+    stack.reload_rules(plan.rule_files)
+    stack.reload_alertmanager(plan.alertmanager_config)
+
+
+def run_plans(plans: Sequence[Plan], cfg: Config, *, kind: str,
+              on_result: Callable[[ScenarioResult], None] | None = None,
+              findings: Callable[[Plan, list[ScenarioResult]], list[dict[str, Any]]] | None = None,
+              on_start: Callable[[Any, Path], None] | None = None, notes: Sequence[str] = (),
+              confirm_scale: float | None = None) -> SuiteResult:
+    """Run each plan's scenarios on one stack, started with the first plan's packs; each later plan's rule
+    files and Alertmanager config are switched to by reload. ``findings`` is asked once per plan, with that
+    plan's results; the report holds them all. ``confirm_scale``: rerun each failed scenario at this scale
+    (or its own, if lower) before its failures count; see ``confirm``."""
     from harness.clock import RunClock
     from harness.report import write_report
     from harness.report.model import RunReport
     from harness.stack import start_stack
     from harness.timeline import Timeline
 
+    if not plans:
+        raise HarnessError("nothing to run: no plan given")
     run_id = new_run_id(kind)
     out = SuiteResult(run_id)
     clock = RunClock()
@@ -190,26 +244,45 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
     records_dir.mkdir(parents=True, exist_ok=True)
     timeline = Timeline(path=run_dir / "timeline.jsonl")
     report = RunReport(run_id=run_id, kind=kind, time_scale=cfg.time_scale, started_wall=clock.wall_start,
-                       mono_start=clock.mono_start, rule_alerts=sorted(plan.catalog.alerts),
-                       receivers=sorted(plan.catalog.receivers))
-    report.notes += [f"not applicable: {name} (rule files lack {', '.join(m)})"
-                     for name, m in plan.not_applicable.items()]
+                       mono_start=clock.mono_start,
+                       rule_alerts=sorted({a for pl in plans for a in pl.catalog.alerts}),
+                       receivers=sorted({r for pl in plans for r in pl.catalog.receivers}))
+    report.notes += [*notes, *(f"not applicable: {name} (rule files lack {', '.join(m)})"
+                               for pl in plans for name, m in pl.not_applicable.items())]
+    by_plan: list[list[ScenarioResult]] = [[] for _ in plans]
     stack = None
     try:
         with sigterm_as_interrupt():
-            stack = start_stack(cfg, rules=plan.rule_files, alertmanager_config=plan.alertmanager_config,
-                                clock=clock, timeline=timeline)
-            runner = ScenarioRunner(stack, plan.catalog, run_options(plan.catalog, cfg.time_scale, records_dir,
-                                                                     backend=cfg.backend,
-                                                                     load_workers=cfg.load_workers))
+            first = plans[0]
+            stack = start_stack(starting_config(cfg), rules=first.rule_files,
+                                alertmanager_config=first.alertmanager_config, clock=clock, timeline=timeline)
+            terms = measured_terms(stack, cfg.backend, records_dir)
+            report.notes += [f"measured: {line}" for line in terms.describe()] if terms else []
             if on_start is not None:
                 on_start(stack, records_dir)
-            for scn in plan.scenarios:
-                reset_stack(stack)
-                res = runner.run(scn)
-                out.results.append(res)
-                if on_result:
-                    on_result(res)
+            for i, plan in enumerate(plans):
+                if i:
+                    switch_pack(stack, plan)
+                    timeline.record(clock.now(), MARK, "packs_switched", rules=[p.name for p in plan.rule_files],
+                                    alertmanager_config=plan.alertmanager_config.name)
+                runner = ScenarioRunner(stack, plan.catalog, run_options(plan.catalog, cfg.time_scale, records_dir,
+                                                                         backend=cfg.backend,
+                                                                         load_workers=cfg.load_workers,
+                                                                         terms=terms))
+                for scn in plan.scenarios:
+                    reset_stack(stack)
+                    res = runner.run(scn)
+                    if len(plans) > 1:
+                        res.notes.append(f"run on {pack_label(plan)}")
+                    out.results.append(res)
+                    by_plan[i].append(res)
+                    if on_result:
+                        on_result(res)
+                if confirm_scale:
+                    for scn, res in zip(plan.scenarios, by_plan[i], strict=True):
+                        if res.error is None and not res.passed:
+                            reset_stack(stack)
+                            confirm(runner, scn, res, confirm_scale)
             report.dashboards = check_run_dashboards(stack)
     except KeyboardInterrupt:
         out.interrupted = True
@@ -230,11 +303,27 @@ def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[Scenari
         report.ended_wall = time.time()
         if findings is not None:
             try:
-                report.findings = findings(plan, out.results)
+                report.findings = [f for pl, res in zip(plans, by_plan, strict=True) for f in findings(pl, res)]
             except Exception as exc:
                 report.notes.append(f"computing findings failed: {exc}")
+        out.findings = report.findings
         out.report_path = write_report(report, Path(cfg.reports_dir))
     return out
+
+
+def confirm(runner: ScenarioRunner, scn: Scenario, res: ScenarioResult, scale: float) -> None:
+    """Rerun a failed scenario at a low scale and keep what it showed beside the first run: a failure that
+    does not reproduce there came from compression, not from the rule."""
+    cap = min(scale, res.time_scale)
+    log.info("confirming %s at time scale <= %g (failed at %g: %s)", scn.name, cap, res.time_scale,
+             ", ".join(res.failed_keys()))
+    again = runner.run(replace(scn, name=f"{scn.name}.confirm"), cap=cap)
+    res.confirmation = {"time_scale": again.time_scale, "passed": again.passed, "error": again.error,
+                        "failed": again.failed_keys(), "verdicts": [v.to_dict() for v in again.verdicts]}
+    res.notes.append(f"confirmed at time scale {again.time_scale:g}: " + (
+        f"the run failed ({again.error})" if again.error else
+        "every failure reproduced" if set(res.failed_keys()) <= set(again.failed_keys()) else
+        f"did not reproduce: {', '.join(sorted(set(res.failed_keys()) - set(again.failed_keys())))}"))
 
 
 def check_run_dashboards(stack: Any) -> list[Any]:

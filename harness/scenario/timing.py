@@ -1,10 +1,19 @@
-"""Time arithmetic for compressed runs: production durations to real seconds, and the theoretical minimum
-and default bound of an alert's detection latency. Pure."""
+"""Time arithmetic for compressed runs, pure: production durations to real seconds, the theoretical minimum
+and default bound of an alert's detection latency, and the largest time scale a scenario can run at.
+
+A bound has two kinds of term. Production terms (``for``, windows, scrape and evaluation phase,
+``group_wait``) compress with the scale. Real terms do not: a crashed service restarting, an exporter
+answering while its target is down, Alertmanager delivering. Those are measured on the running stack
+(harness.stack.measure) into ``RealTerms`` and added to the bounds; the scale is then chosen so that they
+stay a small part of every bound and no scrape timeout is compressed below what an exporter needs.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from harness.scenario.catalog import AlertRule
 
@@ -12,11 +21,94 @@ from harness.scenario.catalog import AlertRule
 # evaluate every 30 s; Prometheus's default evaluation interval is 1 m).
 SCRAPE_S = 15.0
 EVAL_S = 30.0
+# Prometheus's scrape timeout in production (the guides' config): an exporter slower than this fails its
+# scrape in production too, so its slowness is part of what is tested, not something compression adds.
+PRODUCTION_SCRAPE_TIMEOUT_S = 10.0
+
+# A scrape timeout is at least this multiple of the slowest answer measured (healthy answers vary with load;
+# the answer of an exporter whose target is down is dominated by its own fixed retry sleep).
+HEALTHY_TIMEOUT_MARGIN = 2.5
+DOWN_TIMEOUT_MARGIN = 1.5
+# Real terms may be at most this share of a bound's compressed part.
+MAX_REAL_SHARE = 0.5
+# A range window must hold at least this many scrapes of the metrics it reads.
+MIN_SCRAPES_PER_WINDOW = 4
+
+# The reference stack's topology: which exporter reports on which service, the scrape job of each exporter,
+# and the metric-name prefix of each job (to find the windows a slow job's scrapes must fill).
+EXPORTER_OF = {
+    "postgres_primary": "postgres_exporter_primary",
+    "postgres_replica": "postgres_exporter_replica",
+    "redis": "redis_exporter",
+}
+JOB_OF = {
+    "postgres_exporter_primary": "postgres", "postgres_exporter_replica": "postgres",
+    "redis_exporter": "redis", "node_exporter": "node", "api": "api", "backup": "backup",
+}
+JOB_METRIC_PREFIX = {"postgres": "pg_", "redis": "redis_", "node": "node_"}
+# Fault kinds that take a service down (the exporter then answers for a service that is gone).
+DOWN_KINDS = ("crash", "stop", "restart")
 
 
-# Real seconds that do not compress: a crashed service restarting, exporters and pools reconnecting, the
-# alert recorder's polling. Added to default bounds (never to bounds a scenario states).
-REAL_SLACK_S = 1.0
+@dataclass(frozen=True)
+class RealTerms:
+    """Incompressible real seconds, measured on the running stack before the suite."""
+
+    exporter_s: Mapping[str, float] = field(default_factory=dict)       # exporter -> slowest healthy answer
+    exporter_down_s: Mapping[str, float] = field(default_factory=dict)  # service -> its exporter's answer
+    #                                                                      while the service is down
+    restart_s: Mapping[str, float] = field(default_factory=dict)        # service -> crash to reported up
+    delivery_s: float = 0.0                                              # Alertmanager to a receiver
+
+    def down_answer_s(self, services: Iterable[str]) -> float:
+        """The slowest exporter answer while any of ``services`` is down; 0 when none is measured."""
+        return max((self.exporter_down_s.get(s, 0.0) for s in services), default=0.0)
+
+    def restart_of_s(self, services: Iterable[str]) -> float:
+        return max((self.restart_s.get(s, 0.0) for s in services), default=0.0)
+
+    def scrape_floors(self, down: Iterable[str] = ()) -> dict[str, float]:
+        """The shortest scrape timeout each job needs (so its interval, which a timeout cannot exceed), with
+        ``down`` services down. An exporter slower than production's timeout fails its scrape in production
+        too: no timeout is owed it."""
+        floors: dict[str, float] = {}
+        for exporter, answer in self.exporter_s.items():
+            job = JOB_OF.get(exporter, exporter)
+            floors[job] = max(floors.get(job, 0.0), answer * HEALTHY_TIMEOUT_MARGIN)
+        for service in down:
+            answer = self.exporter_down_s.get(service, 0.0)
+            watcher = EXPORTER_OF.get(service)
+            if watcher and answer < PRODUCTION_SCRAPE_TIMEOUT_S:
+                job = JOB_OF.get(watcher, watcher)
+                floors[job] = max(floors.get(job, 0.0), answer * DOWN_TIMEOUT_MARGIN)
+        return floors
+
+    def needed_scrape_timeout_s(self, down: Iterable[str] = ()) -> float:
+        return max(self.scrape_floors(down).values(), default=0.0)
+
+    def describe(self) -> list[str]:
+        rows = [f"exporter {k} answers in {v * 1000:.0f} ms" for k, v in sorted(self.exporter_s.items())]
+        rows += [f"with {k} down its exporter answers in " + (f"{v:.2f} s" if math.isfinite(v) else "never")
+                 for k, v in sorted(self.exporter_down_s.items())]
+        rows += [f"{k} is back {v:.2f} s after a crash ends" for k, v in sorted(self.restart_s.items())]
+        if self.delivery_s:
+            rows.append(f"Alertmanager delivers in {self.delivery_s * 1000:.0f} ms")
+        return rows
+
+
+def jobs_read(expr: str) -> set[str]:
+    """The scrape jobs whose metrics a rule reads (by metric prefix or a job matcher); the jobs with no known
+    prefix (the API, the backup job) when it reads none of the others'."""
+    known = {job for job, prefix in JOB_METRIC_PREFIX.items()
+             if re.search(rf"(?<![\w:]){prefix}", expr) or f'job="{job}"' in expr}
+    return known or set(JOB_OF.values()) - set(JOB_METRIC_PREFIX)
+
+
+def job_intervals(scale: float, floors: Mapping[str, float]) -> dict[str, float]:
+    """Jobs whose exporters need a longer scrape timeout than the compressed interval allows, and the
+    interval (= timeout) each gets: those jobs are scraped less often than the rest, never cut short."""
+    interval = SCRAPE_S / scale
+    return {job: math.ceil(f * 1000) / 1000 for job, f in sorted(floors.items()) if f > interval}
 
 
 @dataclass(frozen=True)
@@ -24,7 +116,7 @@ class Timing:
     scale: float
     scrape_s: float = SCRAPE_S
     eval_s: float = EVAL_S
-    real_slack_s: float = REAL_SLACK_S
+    terms: RealTerms = field(default_factory=RealTerms)
 
     def real(self, production_s: float) -> float:
         return production_s / self.scale
@@ -50,3 +142,63 @@ class Timing:
     def default_resolve_within(self, rule: AlertRule) -> float:
         interval = rule.interval_s or self.eval_s
         return rule.max_window_s + 2 * self.scrape_s + 4 * interval
+
+    # -- real terms ---------------------------------------------------------------------------------
+    # The recorder's poll (half an evaluation) is not among them: it compresses, and the production terms'
+    # evaluations of slack cover it.
+    def fire_real_s(self, down: Iterable[str] = (), expr: str | None = None) -> float:
+        """Real seconds a firing can take beyond its production terms: a scrape of the slowest job the rule
+        reads (the scrape timeout its exporters need, with ``down`` services down) coming that much later."""
+        floors = self.terms.scrape_floors(down)
+        jobs = jobs_read(expr) if expr is not None else set(floors)
+        return max((f for job, f in floors.items() if job in jobs), default=0.0)
+
+    def resolve_real_s(self, down: Iterable[str] = (), expr: str | None = None) -> float:
+        """Beyond the production terms of resolving: the crashed services restarting, then a healthy answer."""
+        return self.terms.restart_of_s(down) + self.fire_real_s((), expr)
+
+    def notify_real_s(self, down: Iterable[str] = (), expr: str | None = None) -> float:
+        return self.fire_real_s(down, expr) + self.terms.delivery_s
+
+
+@dataclass(frozen=True)
+class ScaleChoice:
+    scale: float
+    limits: tuple[str, ...]          # every limit that applied, the binding one first
+    refused: str | None = None       # why the scenario cannot be made meaningful here
+
+
+def choose_scale(cap: float, *, scenario_max: float | None, terms: RealTerms | None, down: Iterable[str],
+                 bounds: Iterable[tuple[str, float, float]],
+                 windows: Iterable[tuple[str, str, float]] = ()) -> ScaleChoice:
+    """The largest scale, at most ``cap``, at which a scenario still means what it says.
+
+    ``down``: services the scenario takes down; ``bounds``: (what, production seconds, real seconds) of each
+    default bound it checks; ``windows``: (alert, metric name, production seconds) of each range window the
+    loaded rules read. Limits: the scenario's own ``max_time_scale``; every window over the metrics of a job
+    whose exporters need a longer scrape timeout than the compressed interval (``job_intervals``) still
+    holding ``MIN_SCRAPES_PER_WINDOW`` of its scrapes; each bound's real terms at most ``MAX_REAL_SHARE`` of
+    its compressed part. Whole numbers, so durations stay readable.
+    """
+    limits: list[tuple[float, str]] = [(cap, f"--time-scale {cap:g} (the cap)")]
+    if scenario_max is not None:
+        limits.append((scenario_max, f"the scenario's max_time_scale {scenario_max:g}"))
+    if terms is not None:
+        floors = terms.scrape_floors(down)
+        for alert, metric, window_s in windows:
+            for job, floor in floors.items():
+                prefix = JOB_METRIC_PREFIX.get(job)
+                if prefix and metric.startswith(prefix) and floor > 0:
+                    limits.append((window_s / (MIN_SCRAPES_PER_WINDOW * floor),
+                                   f"{alert}: its {window_s:g} s window over {metric} holds "
+                                   f"{MIN_SCRAPES_PER_WINDOW} scrapes of job {job} ({floor:.2f} s each)"))
+        for name, production_s, real_s in bounds:
+            if real_s > 0:
+                limits.append((MAX_REAL_SHARE * production_s / real_s,
+                               f"{name}: {real_s:.2f} s of real terms <= {MAX_REAL_SHARE:.0%} of its bound"))
+    limits.sort(key=lambda x: x[0])
+    value = math.floor(limits[0][0] + 1e-9)
+    texts = tuple(f"{text} allows {lim:.1f}" for lim, text in limits)
+    if value < 1:
+        return ScaleChoice(1.0, texts, refused=f"even real time is too fast: {limits[0][1]}")
+    return ScaleChoice(float(value), texts)

@@ -7,12 +7,13 @@ collected, so a user fixes a file in one pass.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.errors import HarnessError, ValidationError
 from harness.faults.spec import API_CONTROL_KINDS, PROXIES, SERVICES, spec_problems
-from harness.scenario.model import Scenario
+from harness.rules.roles import ROLE_PREFIX, role_of, role_problem
+from harness.scenario.model import Expectation, Scenario
 
 
 class ScenarioInvalid(HarnessError):
@@ -31,6 +32,8 @@ class ValidationContext:
     # Fault specs are checked by harness.faults.spec (kinds, targets, parameter types and ranges).
     check_faults: bool = True
     slo_names: frozenset[str] = field(default_factory=frozenset)
+    # role -> receivers with that role in the Alertmanager config (harness.rules.roles.receivers_by_role)
+    receiver_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _suggest(name: str, known: frozenset[str]) -> str:
@@ -87,12 +90,8 @@ def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationErr
             elif by not in ctx.alerts:
                 errors.append(e.at("by").error("inhibited.by", f"alert {by!r} is not in the loaded rule packs",
                                       hint=_suggest(str(by), ctx.alerts)))
-        if e.kind == "notified" and ctx.receivers:
-            for key in ("receivers", "not_receivers"):
-                for r in e.params.get(key, []) or []:
-                    if r not in ctx.receivers:
-                        errors.append(e.at(key).error(f"notified.{key}", f"receiver {r!r} is not in the Alertmanager "
-                                              "config", hint=_suggest(str(r), ctx.receivers)))
+        if e.kind in ("notified", "inhibited"):
+            errors.extend(_receiver_errors(e, ctx))
         if e.kind in ("fires", "resolves", "notified") and "after" in e.params \
                 and scn.fault(str(e.params["after"])) is None:
             errors.append(w.error(f"{e.kind}.after", f"no fault with id {e.params['after']!r}",
@@ -109,6 +108,30 @@ def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationErr
             errors.append(w.error("slo", f"unknown SLO {e.subject!r}", hint=_suggest(e.subject, ctx.slo_names)))
         if e.kind == "unsupported" and not e.params.get("reason"):
             errors.append(w.error("unsupported.reason", "say why this alert cannot be exercised here"))
+    return errors
+
+
+def _receiver_errors(e: Expectation, ctx: ValidationContext) -> list[ValidationError]:
+    """Receiver names must be in the Alertmanager config; ``role:X`` must be a known role, and a role an
+    expectation needs notified must belong to at least one receiver."""
+    errors: list[ValidationError] = []
+    for key in ("receivers", "not_receivers"):
+        for r in e.params.get(key, []) or []:
+            ref = str(r)
+            where, what = e.at(key), f"{e.kind}.{key}"
+            problem = role_problem(ref)
+            if problem is not None:
+                errors.append(where.error(what, problem, hint="a role is written role:pager, role:chat, role:email "
+                                          "or role:webhook; a receiver is named as in the Alertmanager config"))
+            elif role_of(ref) is not None:
+                role = role_of(ref)
+                if key == "receivers" and ctx.receivers and not ctx.receiver_roles.get(str(role)):
+                    have = ", ".join(ROLE_PREFIX + k for k in sorted(ctx.receiver_roles)) or "(none)"
+                    errors.append(where.error(what, f"no receiver of the Alertmanager config has role {role!r}",
+                                              hint=f"roles present: {have}"))
+            elif ctx.receivers and ref not in ctx.receivers:
+                errors.append(where.error(what, f"receiver {ref!r} is not in the Alertmanager config",
+                                          hint=_suggest(ref, ctx.receivers)))
     return errors
 
 

@@ -63,40 +63,64 @@ def _fmt(t: float | None) -> str:
     return "never" if t is None else f"{t:.2f}s"
 
 
+# Clocks: the run clock and Prometheus's evaluation timestamps are both this machine's, but Prometheus
+# schedules evaluations on its own grid; an alert seen firing this much before its theoretical minimum is
+# still within what the grid allows.
+EARLY_TOLERANCE_S = 0.02
+
+
+def firing_at(events: Sequence[Event], alert: str, t: float,
+              labels: Mapping[str, str] | None = None) -> Interval | None:
+    """The firing interval of ``alert`` open at instant ``t`` (entered before it), if any."""
+    return next((iv for iv in alert_intervals(events, alert, labels)
+                 if iv.start < t and (iv.end is None or iv.end > t)), None)
+
+
 def fires_within(events: Sequence[Event], alert: str, *, since: float, within: float,
                  labels: Mapping[str, str] | None = None, min_latency: float | None = None) -> Verdict:
-    """The alert goes firing no earlier than ``since`` and no later than ``since + within``."""
+    """The alert goes firing no earlier than it could (``since + min_latency``: the fault cannot show
+    sooner) and no later than ``since + within``; it must not be firing already when the fault begins."""
     firing = alert_intervals(events, alert, labels)
     expected = f"firing within {within:.2f}s of t={since:.2f}s" + (f" with {dict(labels)}" if labels else "")
-    before = [iv for iv in firing if iv.start < since and iv.overlaps(since, since)]
-    if before:
+    window = (since, since + within)
+    carried = firing_at(events, alert, since, labels)
+    if carried is not None:
         return Verdict("fires", alert, FAIL, expected,
-                       f"already firing at t={before[0].start:.2f}s, before the fault; cannot attribute",
-                       window=(since, since + within), min_latency=min_latency)
+                       f"already firing when the fault began (since t={carried.start:.2f}s); cannot attribute "
+                       "it to the fault", window=window, min_latency=min_latency,
+                       evidence={"labels": dict(carried.labels)})
     after = [iv for iv in firing if iv.start >= since]
     if not after:
         pending = alert_intervals(events, alert, labels, state="pending")
         seen = [iv for iv in pending if iv.start >= since]
         note = f"; pending from t={seen[0].start:.2f}s but never firing" if seen else "; never pending"
-        return Verdict("fires", alert, FAIL, expected, "never fired" + note, window=(since, since + within),
+        return Verdict("fires", alert, FAIL, expected, "never fired" + note, window=window,
                        min_latency=min_latency)
     first = after[0]
     latency = first.start - since
+    observed = f"fired at t={first.start:.2f}s ({latency:.2f}s after)"
     status = PASS if latency <= within else FAIL
-    return Verdict("fires", alert, status, expected, f"fired at t={first.start:.2f}s ({latency:.2f}s after)",
-                   window=(since, since + within), latency=latency, min_latency=min_latency,
-                   evidence={"labels": dict(first.labels)})
+    if min_latency is not None and latency < min_latency - EARLY_TOLERANCE_S:
+        status = FAIL
+        observed += (f"; fired before the fault could show (the earliest possible is {min_latency:.2f}s after: "
+                     "`for` rounded up to whole evaluations), so something else made it fire")
+    return Verdict("fires", alert, status, expected, observed, window=window, latency=latency,
+                   min_latency=min_latency, evidence={"labels": dict(first.labels)})
 
 
 def stays_silent(events: Sequence[Event], alert: str, *, start: float, end: float,
                  labels: Mapping[str, str] | None = None) -> Verdict:
-    """The alert never fires in [start, end]; going pending is reported but allowed."""
+    """The alert is not firing at any instant of [start, end], including firing carried in from before
+    ``start`` (pass ``events`` with the state at ``start``, Timeline.events_with_state). Pending is reported
+    but allowed."""
     firing = [iv for iv in alert_intervals(events, alert, labels) if iv.overlaps(start, end)]
     expected = f"not firing in [{start:.2f}s, {end:.2f}s]"
     if firing:
         iv = firing[0]
+        when = (f"already firing when the window opened (since t={iv.start:.2f}s)" if iv.start < start
+                else f"firing from t={iv.start:.2f}s")
         return Verdict("silent", alert, FAIL, expected,
-                       f"firing from t={iv.start:.2f}s to {_fmt(iv.end)} ({len(firing)} interval(s))",
+                       f"{when} to {_fmt(iv.end)} ({len(firing)} interval(s))",
                        window=(start, end), evidence={"labels": dict(iv.labels)})
     pending = [iv for iv in alert_intervals(events, alert, labels, "pending") if iv.overlaps(start, end)]
     observed = "silent" + (f" (pending {len(pending)} time(s), never firing)" if pending else "")
@@ -146,17 +170,43 @@ def first_notification(events: Sequence[Event], receiver: str, alert: str, *, st
     return None
 
 
+def _first_of(events: Sequence[Event], names: Sequence[str], alert: str, *, start: float, end: float,
+              accepted_only: bool = False) -> Event | None:
+    """The earliest delivery of ``alert`` to any of ``names`` in [start, end]."""
+    found = [e for n in names if (e := first_notification(events, n, alert, start=start, end=end,
+                                                          accepted_only=accepted_only)) is not None]
+    return min(found, key=lambda e: e.t, default=None)
+
+
 def notified(events: Sequence[Event], alert: str, *, receivers: Sequence[str], not_receivers: Sequence[str],
-             since: float, within: float, until: float, min_latency: float | None = None) -> list[Verdict]:
-    """Each receiver in ``receivers`` hears of ``alert`` within ``within`` of ``since``; those in
-    ``not_receivers`` hear nothing of it between ``since`` and ``until``."""
-    out = []
+             since: float, within: float, until: float, min_latency: float | None = None,
+             members: Mapping[str, Sequence[str]] | None = None) -> list[Verdict]:
+    """Each receiver in ``receivers`` hears of ``alert`` within ``within`` of ``since``, and the alert was not
+    already firing at ``since``; those in ``not_receivers`` hear nothing of it between ``since`` and
+    ``until``.
+
+    ``members`` maps an entry that stands for several receivers (a role, ``role:pager``) to their names: in
+    ``receivers`` one of them hearing of the alert is enough; in ``not_receivers`` none of them may."""
+    out: list[Verdict] = []
+    groups = members or {}
+    carried = firing_at(events, alert, since)
+    if carried is not None:
+        # Alertmanager may already have notified (or be repeating) an alert that fired before the fault:
+        # a delivery now says nothing about the fault.
+        for r in receivers:
+            out.append(Verdict("notified", r, FAIL, f"{alert} delivered to {r} within {within:.2f}s of "
+                               f"t={since:.2f}s", f"{alert} was already firing when the fault began (since "
+                               f"t={carried.start:.2f}s); a delivery cannot be attributed to the fault",
+                               window=(since, since + within), min_latency=min_latency))
+        receivers = ()
     for r in receivers:
-        ev = first_notification(events, r, alert, start=since, end=since + within, accepted_only=True)
-        expected = f"{alert} delivered to {r} within {within:.2f}s of t={since:.2f}s"
+        names = list(groups.get(r, [r]))
+        to = r if names == [r] else f"{r} ({' or '.join(names) or 'no receiver has this role'})"
+        ev = _first_of(events, names, alert, start=since, end=since + within, accepted_only=True)
+        expected = f"{alert} delivered to {to} within {within:.2f}s of t={since:.2f}s"
         if ev is None:
-            late = first_notification(events, r, alert, start=since, end=until, accepted_only=True)
-            rejected = first_notification(events, r, alert, start=since, end=until)
+            late = _first_of(events, names, alert, start=since, end=until, accepted_only=True)
+            rejected = _first_of(events, names, alert, start=since, end=until)
             obs = f"arrived late at t={late.t:.2f}s" if late else (
                 f"delivered at t={rejected.t:.2f}s but refused by the receiver's API "
                 f"({rejected.data.get('response_status')}: {rejected.data.get('problem')})" if rejected
@@ -164,14 +214,18 @@ def notified(events: Sequence[Event], alert: str, *, receivers: Sequence[str], n
             out.append(Verdict("notified", r, FAIL, expected, obs, window=(since, since + within),
                                min_latency=min_latency))
         else:
-            out.append(Verdict("notified", r, PASS, expected, f"arrived at t={ev.t:.2f}s ({ev.t - since:.2f}s "
+            at = "" if names == [r] else f" at {ev.name}"
+            out.append(Verdict("notified", r, PASS, expected, f"arrived{at} at t={ev.t:.2f}s ({ev.t - since:.2f}s "
                                "after)", window=(since, since + within), latency=ev.t - since,
                                min_latency=min_latency, evidence={"payload": ev.data.get("payload")}))
     for r in not_receivers:
-        ev = first_notification(events, r, alert, start=since, end=until)
-        expected = f"{alert} never delivered to {r}"
+        names = list(groups.get(r, [r]))
+        ev = _first_of(events, names, alert, start=since, end=until)
+        to = r if names == [r] else f"{r} ({', '.join(names) or 'no receiver has this role'})"
+        expected = f"{alert} never delivered to {to}"
+        at = "" if ev is None or names == [r] else f" to {ev.name}"
         out.append(Verdict("not_notified", r, PASS if ev is None else FAIL, expected,
-                           "no notification" if ev is None else f"delivered at t={ev.t:.2f}s",
+                           "no notification" if ev is None else f"delivered{at} at t={ev.t:.2f}s",
                            window=(since, until)))
     return out
 
@@ -189,12 +243,15 @@ def inhibited(events: Sequence[Event], alert: str, *, by: str, start: float, end
     AM_STATE events carry ``data = {"state": "active"|"suppressed", "labels": {...}, "inhibited_by": [...]}``.
     """
     expected = f"{alert}{_labels_text(labels)} inhibited while {by}{_labels_text(by_labels)} fires"
-    am = sorted((e for e in events if e.kind == AM_STATE and start <= e.t <= end), key=lambda e: e.t)
+    # With the state carried in from before the window (an inhibitor already active when it opened).
+    am = sorted((e for e in events if e.kind == AM_STATE and e.t <= end), key=lambda e: e.t)
     source = [e for e in am if e.name == by and _matches(e.data.get("labels") or {}, by_labels)]
-    # The inhibitor's active spans in Alertmanager (until its next state change, or the window's end).
-    spans = [(e.t, next((n.t for n in source[i + 1:] if n.data.get("state") != "active"), end))
+    # The inhibitor's active spans in Alertmanager (until its next state change, or the window's end),
+    # clipped to the window.
+    spans = [(max(e.t, start), next((n.t for n in source[i + 1:] if n.data.get("state") != "active"), end))
              for i, e in enumerate(source) if e.data.get("state") == "active"
              and (i == 0 or source[i - 1].data.get("state") != "active")]
+    spans = [(a, b) for a, b in spans if b > start]
     if not spans:
         return Verdict("inhibited", alert, FAIL, expected, f"{by}{_labels_text(by_labels)} never active in "
                        "Alertmanager", window=(start, end))
@@ -203,7 +260,7 @@ def inhibited(events: Sequence[Event], alert: str, *, by: str, start: float, end
     def during(t: float) -> bool:
         return any(a <= t < b for a, b in spans)
 
-    mine = [e for e in am if e.name == alert and _matches(e.data.get("labels") or {}, labels)]
+    mine = [e for e in am if e.name == alert and e.t >= start and _matches(e.data.get("labels") or {}, labels)]
     suppressed = [e for e in mine if e.data.get("state") == "suppressed" and e.data.get("inhibited_by")]
     # Active while the inhibitor is active is the failure; active after it resolved is Alertmanager working.
     active = [e for e in mine if e.data.get("state") == "active" and during(e.t)]

@@ -8,7 +8,7 @@ from pathlib import Path
 from harness.clock import RunClock
 from harness.config import Config
 from harness.errors import HarnessError
-from harness.stack.model import ProcessControl, ServiceInfo, Stack
+from harness.stack.model import RECORDER_POLL_S, ProcessControl, ServiceInfo, Stack
 from harness.timeline import Timeline
 
 __all__ = ["ProcessControl", "ServiceInfo", "Stack", "start_stack"]
@@ -19,16 +19,11 @@ def start_stack(cfg: Config, *, rules: Sequence[Path] | None = None, alertmanage
     """Start (or attach to) the stack for ``cfg.backend``; returns once every Prometheus target is up."""
     stack = _start_backend(cfg, rules=rules, alertmanager_config=alertmanager_config, clock=clock, timeline=timeline)
     try:
-        # Half the (scaled) rule evaluation interval: every pending/firing change is seen.
-        stack.start_recording(EVALUATION_INTERVAL_S / cfg.time_scale / 2)
+        stack.start_recording(RECORDER_POLL_S / stack.time_scale)
     except BaseException:
         stack.stop()
         raise
     return stack
-
-
-# The seed packs evaluate every 30 s (production time).
-EVALUATION_INTERVAL_S = 30.0
 
 
 def _start_backend(cfg: Config, *, rules: Sequence[Path] | None, alertmanager_config: Path | None,

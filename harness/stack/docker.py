@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from harness.clock import RunClock
@@ -96,12 +96,26 @@ class DockerBackend:
         raise HarnessError("the docker backend loads stack/prometheus/rules as mounted",
                            hint="edit the files there and POST /-/reload to Prometheus")
 
+    def set_time_scale(self, scale: float, job_intervals: Mapping[str, float]) -> None:
+        raise HarnessError(f"the docker backend runs its stack at real time and cannot run at scale {scale:g}",
+                           hint="pass --time-scale 1 with --backend docker, or use the local backend")
+
+    def reload_alertmanager(self, path: Path) -> None:
+        raise HarnessError("the docker backend loads stack/alertmanager/docker.yml as mounted",
+                           hint="edit it there and POST /-/reload to Alertmanager")
+
     def teardown(self) -> None:
         self.compose.stop()  # type: ignore[attr-defined]
 
 
 def start_docker(cfg: Config, *, clock: RunClock | None, timeline: Timeline | None) -> Stack:
     ensure_engine()
+    if cfg.time_scale != 1:
+        # The compose stack mounts the rules as written: scheduling faults at another scale on it would
+        # judge production-time rules by compressed clocks.
+        raise HarnessError(f"the docker backend runs its stack at real time; time scale {cfg.time_scale:g} "
+                           f"(from {cfg.sources.get('time_scale', 'default')}) cannot be applied",
+                           hint="pass --time-scale 1 with --backend docker, or use the local backend")
     from testcontainers.compose import DockerCompose
 
     compose = DockerCompose(str(REPO_ROOT), compose_file_name=COMPOSE_FILE.name, build=True, wait=True)

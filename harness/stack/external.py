@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import requests
@@ -34,6 +34,15 @@ class ExternalBackend:
     def reload_rules(self, paths: Sequence[Path]) -> list[Path]:
         raise HarnessError("the external backend does not manage Prometheus's rule files",
                            hint="deploy the rules to the external Prometheus yourself, then reload it")
+
+    def set_time_scale(self, scale: float, job_intervals: Mapping[str, float]) -> None:
+        raise HarnessError(f"the external stack's rules and timers are its own; the harness cannot make it run "
+                           f"at scale {scale:g}", hint="pass the --time-scale the external stack was deployed "
+                           "with (1 for a production-like stack), and drop max_time_scale below it")
+
+    def reload_alertmanager(self, path: Path) -> None:
+        raise HarnessError("the external backend does not manage Alertmanager's config",
+                           hint="deploy the config to the external Alertmanager yourself, then reload it")
 
     def teardown(self) -> None:
         return None

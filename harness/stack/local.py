@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from harness.stack.core.binaries import find_binary
 from harness.stack.core.identity import ensure_traversable, service_identity
 from harness.stack.core.ports import allocate_ports
 from harness.stack.core.process import ManagedProcess
+from harness.stack.core.reaper import Reaper, start_reaper
 from harness.stack.core.runstate import RunContext, kill_run_processes, pids_of_run, sweep_dead_runs
 from harness.stack.core.steps import Step, run_steps
 from harness.stack.model import PROXY_NAMES, SERVICE_NAMES, ProcessControl, ServiceInfo, Stack
@@ -33,6 +34,7 @@ class LocalBackend:
     def __init__(self, plan: LocalPlan, sinks: Any) -> None:
         self.plan = plan
         self.sinks = sinks
+        self.reaper: Reaper | None = None
 
     def process(self, name: str) -> ProcessControl:
         proc = self.plan.processes.get(name)
@@ -51,11 +53,29 @@ class LocalBackend:
 
     def reload_rules(self, paths: Sequence[Path]) -> list[Path]:
         plan = self.plan
+        plan.rule_sources = list(paths)
         files = prometheus.prepare_rules(paths, plan.run_dir / "prometheus" / "rules", plan.time_scale,
                                          plan.scrape_interval_s())
         prometheus.reload(plan.url("prometheus"), plan.ctx.logs_dir / "prometheus.log")
         plan.rule_files = files
+        if self.sinks is not None:  # so the sinks recognise the new pack's alerts in free-text payloads
+            self.sinks.known_alerts |= {rule.name for src in paths for rule in load_rules(src).alerts}
         return files
+
+    def set_time_scale(self, scale: float, job_intervals: Mapping[str, float]) -> None:
+        """Rewrite the rules, the scrape and evaluation intervals and Alertmanager's timers for ``scale`` and
+        reload both: no restart, so the stack (and its warm caches and pools) stays as it is."""
+        plan = self.plan
+        plan.time_scale = scale
+        plan.job_intervals = dict(job_intervals)
+        prometheus.write_config(plan)
+        self.reload_rules(plan.rule_sources)
+        if plan.alertmanager_source is not None:
+            alertmanager.reload(plan, plan.alertmanager_source, self.sinks)
+
+    def reload_alertmanager(self, path: Path) -> None:
+        alertmanager.reload(self.plan, path, self.sinks)
+        self.plan.alertmanager_source = path
 
     def teardown(self) -> None:
         """Reverse start order, best effort per service; the first error is raised after all ran."""
@@ -76,11 +96,18 @@ class LocalBackend:
                 self.sinks.stop()
             except Exception as exc:
                 errors.append(exc)
-        leftovers = pids_of_run(plan.ctx.run_id)
+        # The reaper carries the run id too; it stays until everything else is gone, then is released.
+        spare = (self.reaper.pid,) if self.reaper is not None else ()
+        leftovers = [p for p in pids_of_run(plan.ctx.run_id) if p not in spare]
         if leftovers:
             log.warning("killing %d leftover process(es) of run %s: %s", len(leftovers), plan.ctx.run_id, leftovers)
-            kill_run_processes(plan.ctx.run_id, leftovers)
+            kill_run_processes(plan.ctx.run_id, leftovers, spare=spare)
         plan.ctx.remove()
+        if self.reaper is not None:
+            try:
+                self.reaper.release()
+            except Exception as exc:
+                errors.append(exc)
         if errors:
             raise errors[0]
 
@@ -110,7 +137,7 @@ def start_local(cfg: Config, *, rules: Sequence[Path] | None, alertmanager_confi
     ctx = RunContext(work_root)
     ports, proxy_ports = _allocate(cfg)
     plan = LocalPlan(cfg=cfg, ctx=ctx, run_as=None, ports=ports, proxy_ports=proxy_ports,
-                     time_scale=cfg.time_scale)
+                     time_scale=cfg.time_scale, rule_sources=list(rule_sources), alertmanager_source=am_source)
     toxiproxy.command(plan, 0)  # fails now, not halfway through, when no fault proxy exists
     plan.api_available = plan.cfg_repo_file(api.API_SCRIPT) is not None
     plan.backup_available = plan.cfg_repo_file(api.BACKUP_SCRIPT) is not None
@@ -122,6 +149,8 @@ def start_local(cfg: Config, *, rules: Sequence[Path] | None, alertmanager_confi
                   time_scale=cfg.time_scale, urls={}, services={}, proxies={}, sinks=None, rule_files=[])
     stack.install_sigterm_handler()
     try:
+        # First, before any service: from here on a SIGKILL of the harness leaves nothing behind.
+        backend.reaper = start_reaper(ctx)
         plan.run_as = service_identity()
         ensure_traversable(ctx.run_dir, plan.run_as)
         plan.rule_files = prometheus.prepare_rules(rule_sources, ctx.run_dir / "prometheus" / "rules",
@@ -136,6 +165,7 @@ def start_local(cfg: Config, *, rules: Sequence[Path] | None, alertmanager_confi
 
         def make_proxies() -> None:
             proxies.update(toxiproxy.create_proxies(plan))
+            ctx.record_ports(proxy_ports.values())
 
         def targets_up() -> None:
             prometheus.wait_targets_up(plan.url("prometheus"), len(prometheus.targets_for(plan)), plan.timeout)

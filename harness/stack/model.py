@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -24,6 +24,11 @@ log = logging.getLogger("harness.stack")
 SERVICE_NAMES = SERVICES
 PROXY_NAMES = PROXIES
 ProcessControl = ProcessHandle
+
+
+# The alert recorder polls every half evaluation interval (production 30 s), so every pending/firing change
+# is seen.
+RECORDER_POLL_S = 15.0
 
 
 @dataclass
@@ -51,6 +56,10 @@ class Backend(Protocol):
 
     def reload_rules(self, paths: Sequence[Path]) -> list[Path]: ...
 
+    def set_time_scale(self, scale: float, job_intervals: Mapping[str, float]) -> None: ...
+
+    def reload_alertmanager(self, path: Path) -> None: ...
+
     def teardown(self) -> None: ...
 
 
@@ -75,6 +84,7 @@ class Stack:
         self._stop_lock = threading.Lock()
         self._previous_sigterm: Any = None
         self.recorder: Any = None
+        self.job_intervals: dict[str, float] = {}
 
     def start_recording(self, interval_s: float) -> None:
         """Record every alert state change (Prometheus) and Alertmanager's view on the run's timeline."""
@@ -101,6 +111,20 @@ class Stack:
     def reload_rules(self, paths: Sequence[Path]) -> list[Path]:
         self.rule_files = self._backend.reload_rules([Path(p) for p in paths])
         return self.rule_files
+
+    def set_time_scale(self, scale: float, job_intervals: Mapping[str, float] | None = None) -> None:
+        """Run from now on at ``scale`` (rules, scrape and evaluation intervals, Alertmanager timers), with
+        ``job_intervals`` (job -> seconds) for jobs whose exporters need a longer scrape timeout than the
+        compressed interval; or raise HarnessError saying why this backend cannot."""
+        self._backend.set_time_scale(scale, dict(job_intervals or {}))
+        self.time_scale = scale
+        self.job_intervals = dict(job_intervals or {})
+        if self.recorder is not None:
+            self.recorder.interval_s = max(0.05, RECORDER_POLL_S / scale)
+
+    def reload_alertmanager(self, path: Path) -> None:
+        """Switch Alertmanager to another config (receivers pointed at the sinks, timers scaled) by reload."""
+        self._backend.reload_alertmanager(Path(path))
 
     def stop(self) -> None:
         with self._stop_lock:

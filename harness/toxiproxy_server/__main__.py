@@ -21,13 +21,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="harness toxiproxy-server",
         description="A TCP fault proxy serving the Toxiproxy 2.x HTTP API (a stand-in for toxiproxy-server).",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="API listen host (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8474, help="API listen port (default 8474; 0 = any free port)")
-    parser.add_argument("--config", type=Path, help="JSON array of proxies (the /populate format) loaded at start")
-    parser.add_argument("--seed", type=int, help="seed for toxicity draws, jitter and slicer sizes")
-    parser.add_argument("--proxy-metrics", action="store_true", help="serve /metrics with per-proxy byte counters")
-    parser.add_argument("--runtime-metrics", action="store_true", help="accepted for compatibility; enables /metrics")
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    # Each flag also has the real server's single-dash spelling (Go's flag package: -port 8474, -host=x),
+    # so a command line written for toxiproxy-server works unchanged.
+    parser.add_argument("--host", "-host", default="127.0.0.1", help="API listen host (default 127.0.0.1)")
+    parser.add_argument("--port", "-port", type=int, default=8474,
+                        help="API listen port (default 8474; 0 = any free port)")
+    parser.add_argument("--config", "-config", type=Path,
+                        help="JSON array of proxies (the /populate format) loaded at start")
+    parser.add_argument("--seed", "-seed", type=int, help="seed for toxicity draws, jitter and slicer sizes")
+    parser.add_argument("--proxy-metrics", "-proxy-metrics", action="store_true",
+                        help="serve /metrics with per-proxy byte counters")
+    parser.add_argument("--runtime-metrics", "-runtime-metrics", action="store_true",
+                        help="accepted for compatibility; enables /metrics")
+    parser.add_argument("--version", "-version", action="store_true", help="print the version and exit")
     return parser
 
 

@@ -64,7 +64,7 @@ def _port_number(port: str) -> int:
 
 @dataclass(frozen=True)
 class ListenAddress:
-    """A resolved listen address. ``host`` empty means every interface (shown as ``[::]`` like Go)."""
+    """A resolved listen address: an IP literal and a port (0 = any free port)."""
 
     family: int
     host: str
@@ -72,19 +72,26 @@ class ListenAddress:
 
     def display(self, port: int | None = None) -> str:
         shown = self.port if port is None else port
-        if not self.host:
-            return f"[::]:{shown}"
         if self.family == socket.AF_INET6:
             return f"[{self.host}]:{shown}"
         return f"{self.host}:{shown}"
 
 
+# The host an empty listen address ("", as when a client omits `listen`) or an empty host (":8080") gets.
+# Go's net.Listen, and so the real server, binds every interface for it and reports "[::]:<port>". This
+# project never binds beyond loopback (DESIGN.md, "Loopback only"), so here it binds 127.0.0.1 and reports
+# "127.0.0.1:<port>", which is also an address a client on this machine can dial. Binding everywhere takes
+# an explicit "0.0.0.0:<port>" from the caller.
+DEFAULT_LISTEN_HOST = "127.0.0.1"
+
+
 async def resolve(addr: str) -> ListenAddress:
     """Parse and resolve ``addr``; AddressError with Go's text when it cannot be."""
-    host, port_text = split_host_port(addr)
+    # Go accepts an empty address as "default host, any free port" without splitting it.
+    host, port_text = split_host_port(addr) if addr else ("", "")
     port = _port_number(port_text)
     if not host:
-        return ListenAddress(socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET, "", port)
+        return ListenAddress(socket.AF_INET, DEFAULT_LISTEN_HOST, port)
     try:
         ip = ipaddress.ip_address(host)
         return ListenAddress(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, str(ip), port)
@@ -108,13 +115,7 @@ def bind(address: ListenAddress) -> socket.socket:
     try:
         # Go sets SO_REUSEADDR too, which is what lets a disabled proxy take its port back at once.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        host = address.host
-        if not host and family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            host = "::"
-        elif not host:
-            host = "0.0.0.0"
-        sock.bind((host, address.port))
+        sock.bind((address.host, address.port))
         sock.listen(1024)
         sock.setblocking(False)
     except OSError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -18,6 +19,10 @@ from harness.toxiproxy_server.metrics import Metrics
 VERSION = "2.12.0"
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
+# The real server wraps every matched route in Go's http.TimeoutHandler: past 25 s the client gets 503 with
+# Go's default body (its Content-Type sniffed as HTML), while the handler itself runs on to completion.
+HANDLER_TIMEOUT_S = 25.0
+TIMEOUT_BODY = b"<html><head><title>Timeout</title></head><body><h1>Timeout</h1></body></html>"
 
 log = logging.getLogger("harness.toxiproxy_server")
 
@@ -76,9 +81,12 @@ class _RequestIds:
 
 
 class ToxiproxyApi:
-    def __init__(self, collection: ProxyCollection, metrics: Metrics | None = None) -> None:
+    def __init__(self, collection: ProxyCollection, metrics: Metrics | None = None, *,
+                 handler_timeout_s: float = HANDLER_TIMEOUT_S) -> None:
         self.collection = collection
         self.metrics = metrics
+        self.handler_timeout_s = handler_timeout_s
+        self.late: set[asyncio.Future[Response]] = set()  # handlers still running after their 503
         self._ids = _RequestIds()
         proxy_routes: dict[str, Route] = {
             "GET": self.proxy_show,
@@ -133,15 +141,28 @@ class ToxiproxyApi:
             response = Response(403, b"User agent not allowed\n", [("Content-Type", TEXT),
                                                                   ("X-Content-Type-Options", "nosniff")])
         else:
-            try:
-                response = await handler(request, params)
-            except ApiError as exc:
-                response = error_response(exc)
-            except Exception as exc:  # never crash the server on one bad request
-                log.exception("handler failed: %s %s", request.method, request.path)
-                response = error_response(ApiError(str(exc) or type(exc).__name__, 500))
+            task = asyncio.ensure_future(handler(request, params))
+            done, _ = await asyncio.wait({task}, timeout=self.handler_timeout_s)
+            if not done:
+                # Not cancelled, as Go does not stop a timed-out handler: a change it was making completes.
+                self.late.add(task)
+                task.add_done_callback(self._late_done)
+                response = Response(503, TIMEOUT_BODY, [("Content-Type", "text/html; charset=utf-8")])
+            else:
+                try:
+                    response = task.result()
+                except ApiError as exc:
+                    response = error_response(exc)
+                except Exception as exc:  # never crash the server on one bad request
+                    log.exception("handler failed: %s %s", request.method, request.path)
+                    response = error_response(ApiError(str(exc) or type(exc).__name__, 500))
         response.headers.insert(0, request_id)
         return response
+
+    def _late_done(self, task: asyncio.Future[Response]) -> None:
+        self.late.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("handler failed after its 503 timeout: %s", task.exception())
 
     # ---- handlers
 

@@ -59,7 +59,11 @@ def assert_nothing_left(run_id: str, run_dir: Path, ports: list[int], timeout: f
     assert not run_dir.exists(), f"{run_dir} was not removed"
 
 
-def wait_for_state(path: Path, timeout: float = 60.0) -> dict[str, Any]:
+# Generous: other stacks share the machine's two cores, and under that load a start takes minutes.
+START_TIMEOUT_S = 300.0
+
+
+def wait_for_state(path: Path, timeout: float = START_TIMEOUT_S) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -73,12 +77,17 @@ def wait_for_state(path: Path, timeout: float = 60.0) -> dict[str, Any]:
     raise AssertionError(f"no ready state in {path} after {timeout} s")
 
 
+def cmdline(pid: int) -> str | None:
+    """The command line of ``pid``, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return None
+
+
 def _describe(pid: int | None) -> str:
     if pid is None:
         return "unknown holder"
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
-        return f"pid {pid}: {cmdline[:200]}"
-    except OSError:
-        return f"pid {pid} (gone)"
+    line = cmdline(pid)
+    return f"pid {pid} (gone)" if line is None else f"pid {pid}: {line[:200]}"

@@ -1,9 +1,12 @@
-"""The report in a real browser: headless Chromium loads index.html from disk with no network, every
-scenario's chart draws (plotly created its svg), the console stays clean, and a screenshot is taken."""
+"""The report in a real browser: headless Chromium loads a real run's index.html (the demo's: `harness demo`
+run here exactly as `make demo` runs it) from disk with no network; every scenario's chart draws (plotly
+created its svg and drew the metric lines and lanes), the console stays clean, and a screenshot is taken."""
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,8 +16,8 @@ from harness.config import REPO_ROOT
 from harness.errors import HarnessError
 from harness.report import RunReport, write_report
 from harness.report.browser import check_page, find_chromium
-from harness.report.sample import sample_run
 from harness.scenario.result import ScenarioResult
+from harness.scenario.tour import PUBLISHED_TOUR, REFERENCE_TOUR
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -44,16 +47,39 @@ def _own_chromium_processes(profile_prefix: str) -> list[str]:
     return [line for line in out.splitlines() if profile_prefix in line]
 
 
-def test_full_report_draws_every_chart_without_console_errors(chromium, tmp_path):
-    run = sample_run(tmp_path / "src")
-    index = write_report(run, tmp_path / "reports")
-    shot = tmp_path / "report.png"
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """`harness demo` once (about 2-3 min), its reports written to a directory of this test's own."""
+    reports = tmp_path_factory.mktemp("demo-reports")
+    env = {**os.environ, "HARNESS_REPORTS_DIR": str(reports)}
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "demo"], cwd=REPO_ROOT, env=env, text=True,
+                          capture_output=True, timeout=600)
+    return proc, reports / "latest"
+
+
+def test_the_demo_behaves_as_expected_and_says_where_its_report_is(demo):
+    proc, run_dir = demo
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-4000:]}"
+    assert "Tour as expected" in proc.stdout
+    assert f"Report: {run_dir.resolve() / 'index.html'}" in proc.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["kind"] == "demo"
+    assert [s["name"] for s in summary["scenarios"]] == [
+        Path(f).stem for f in (*REFERENCE_TOUR, *PUBLISHED_TOUR)]
+
+
+def test_the_demo_report_draws_every_chart_without_console_errors(chromium, demo):
+    _, run_dir = demo
+    index = run_dir / "index.html"
+    n_scenarios = len(json.loads((run_dir / "summary.json").read_text())["scenarios"])
+    assert n_scenarios == len(REFERENCE_TOUR) + len(PUBLISHED_TOUR)
+    shot = run_dir / "report.png"
     started = time.monotonic()
     page = check_page(index, shot, chromium=chromium)
     elapsed = time.monotonic() - started
     _keep(shot)
 
-    assert [c["id"] for c in page.charts] == [f"chart-{i}" for i in range(len(run.scenarios))]
+    assert [c["id"] for c in page.charts] == [f"chart-{i}" for i in range(n_scenarios)]
     for chart in page.charts:
         assert chart["drawn"], chart
         assert chart["svgs"] >= 2, chart        # plotly's main-svg layers

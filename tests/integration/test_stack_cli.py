@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from harness.config import REPO_ROOT
 from harness.stack.core.runstate import pids_of_run
-from tests.integration.conftest import assert_nothing_left, state_ports, wait_for_state
+from tests.integration.conftest import assert_nothing_left, cmdline, state_ports, wait_for_state
 
 pytestmark = pytest.mark.integration
 
@@ -21,11 +22,16 @@ def _harness(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[st
                           text=True, timeout=timeout, check=False)
 
 
-def test_sigkill_of_harness_up_then_harness_down_cleans_up(work_root: Path) -> None:
+def test_sigkill_of_harness_up_and_its_reaper_then_harness_down_cleans_up(work_root: Path) -> None:
     up = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--work-root", str(work_root)],
                           cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         state = wait_for_state(work_root / "harness-current.json")
+        # The reaper cleans up after a SIGKILL of the harness (test_stack_sigkill); here it is killed first,
+        # so `harness down` must do it.
+        reapers = [p for p in pids_of_run(state["run_id"]) if "harness.stack.core.reaper" in (cmdline(p) or "")]
+        assert len(reapers) == 1, pids_of_run(state["run_id"])
+        os.kill(reapers[0], signal.SIGKILL)
     finally:
         up.kill()
         up.wait()

@@ -10,7 +10,7 @@ import pytest
 import redis
 import requests
 
-from harness.config import RULES_DIR
+from harness.config import RULES_DIR, STACK_DIR
 from harness.errors import HarnessError
 from harness.observe.prometheus import PrometheusClient
 from harness.stack import Stack
@@ -110,6 +110,31 @@ def test_reload_rules_loads_new_files(local_stack: Stack, tmp_path: Path) -> Non
     finally:
         local_stack.reload_rules(original)
     assert "harness-reload-check" not in {g["name"] for g in prom.rules()}
+
+
+def _alertmanager_config(stack: Stack) -> str:
+    status = requests.get(f"{stack.urls['alertmanager']}/api/v2/status", timeout=5).json()
+    return str(status["config"]["original"])
+
+
+def test_reload_alertmanager_switches_the_config_without_a_restart(local_stack: Stack, tmp_path: Path) -> None:
+    alertmanager = local_stack.process("alertmanager")
+    pid = alertmanager.pid
+    seed = STACK_DIR / "alertmanager" / "alertmanager.yml"
+    try:
+        local_stack.reload_alertmanager(STACK_DIR / "alertmanager" / "reference.yml")
+        assert "routing_key" in _alertmanager_config(local_stack)
+        assert "service_key" not in _alertmanager_config(local_stack)
+        broken = tmp_path / "broken.yml"
+        broken.write_text("route:\n  receiver: nowhere\nreceivers:\n  - name: somewhere\n")
+        with pytest.raises(HarnessError, match="Alertmanager refused the reload") as err:
+            local_stack.reload_alertmanager(broken)
+        assert "previous config stays loaded" in str(err.value)
+        assert "routing_key" in _alertmanager_config(local_stack)
+    finally:
+        local_stack.reload_alertmanager(seed)
+    assert "service_key" in _alertmanager_config(local_stack)
+    assert alertmanager.pid == pid and alertmanager.running
 
 
 def _volume_free(stack: Stack) -> float:

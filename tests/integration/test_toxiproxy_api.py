@@ -8,13 +8,17 @@ from __future__ import annotations
 import json
 import re
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 from toxiproxy import Toxiproxy
+from toxiproxy.api import APIConsumer
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
+from toxiproxy.proxy import Proxy
 
 from harness.toxiproxy_server.process import ToxiproxyProcess, free_port
 
@@ -72,6 +76,72 @@ def test_client_create_reports_the_real_port_and_lists_the_proxy(tp: Toxiproxy) 
         tp.create(upstream=UPSTREAM, name="db")
     assert tp.destroy(proxy) is True
     assert tp.get_proxy("db") is None
+
+
+def listening_ips(server: ToxiproxyProcess, port: int) -> set[str]:
+    assert server.proc is not None
+    return {c.laddr.ip for c in psutil.Process(server.proc.pid).net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
+
+
+def greeted_through(port: int) -> bytes:
+    """Connect to a proxy whose upstream greets every client; what the client reads before EOF."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        data = b""
+        while chunk := conn.recv(64):
+            data += chunk
+        return data
+
+
+@pytest.fixture
+def greeter() -> Iterator[str]:
+    """An upstream on loopback that sends b"hello" to each client and closes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"hello")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{listener.getsockname()[1]}"
+    listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone would leave the port bound
+    listener.close()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_client_create_without_listen_gets_a_free_loopback_port(tp: Toxiproxy, server: ToxiproxyProcess,
+                                                                greeter: str) -> None:
+    # The client's create() always sends a listen, so the body with only name and upstream goes through
+    # its HTTP layer, as the client test that failed before this fix sends it.
+    body = APIConsumer.post("/proxies", json={"name": "nolisten", "upstream": greeter})
+    assert body.status_code == 201
+    proxy = Proxy(**body.json())
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", proxy.listen) and port_of(proxy.listen) != 0
+    assert tp.get_proxy("nolisten").listen == proxy.listen
+    assert APIConsumer.get("/proxies/nolisten").json()["listen"] == proxy.listen
+    assert listening_ips(server, port_of(proxy.listen)) == {"127.0.0.1"}  # loopback, not every interface
+    assert greeted_through(port_of(proxy.listen)) == b"hello"
+
+
+def test_client_create_with_empty_listen_and_then_the_same_name(tp: Toxiproxy, server: ToxiproxyProcess,
+                                                                greeter: str) -> None:
+    proxy = tp.create(upstream=greeter, name="empty", listen="")
+    port = port_of(proxy.listen)
+    assert proxy.listen == f"127.0.0.1:{port}" and port != 0 and proxy.enabled is True
+    assert listening_ips(server, port) == {"127.0.0.1"}
+    assert greeted_through(port) == b"hello"
+    # Past the client's own pre-check (create() lists proxies first): the server's 409 becomes ProxyExists.
+    with pytest.raises(ProxyExists) as info:
+        APIConsumer.post("/proxies", json={"name": "empty", "upstream": greeter})
+    assert json.loads(info.value.args[0]) == {"error": "proxy already exists", "status": 409}
+    assert tp.get_proxy("empty").listen == proxy.listen  # the first one is untouched
 
 
 def test_client_toxics_round_trip_with_defaults_filled(tp: Toxiproxy) -> None:
@@ -147,6 +217,16 @@ def test_disabled_proxy_keeps_listen_verbatim_and_refuses(url: str) -> None:
     assert r.status_code == 201 and r.json()["listen"] == "localhost:0" and r.json()["enabled"] is False
     r = requests.patch(f"{url}/proxies/off", json={"enabled": True})
     assert r.status_code == 200 and re.fullmatch(r"127\.0\.0\.1:\d+", r.json()["listen"])
+
+
+def test_empty_listen_binds_loopback_at_enable_and_on_update(url: str) -> None:
+    r = requests.post(f"{url}/proxies", json={"name": "later", "upstream": UPSTREAM, "enabled": False})
+    assert r.status_code == 201 and r.json()["listen"] == ""
+    r = requests.patch(f"{url}/proxies/later", json={"enabled": True})
+    assert r.status_code == 200 and re.fullmatch(r"127\.0\.0\.1:\d+", r.json()["listen"])
+    r = requests.patch(f"{url}/proxies/later", json={"listen": ""})
+    assert r.status_code == 200 and r.json()["enabled"] is True
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", r.json()["listen"]) and not refused(port_of(r.json()["listen"]))
 
 
 def test_null_enabled_means_true(url: str) -> None:

@@ -75,3 +75,15 @@ def test_no_route_is_an_error() -> None:
     with pytest.raises(ValidationError) as err:
         _adapt("receivers: []\n")
     assert err.value.field == "route"
+
+
+def test_reference_placeholders_are_replaced_by_the_sinks() -> None:
+    # The shipped reference config carries valid placeholder URLs (so amtool accepts it as shipped); a run
+    # must still reach only the local sinks.
+    reference = (STACK_DIR / "alertmanager" / "reference.yml").read_text()
+    assert ".invalid" in reference
+    after, _ = _adapt(reference)
+    recv = {r["name"]: r for r in after["receivers"]}
+    assert recv["slack-warnings"]["slack_configs"][0]["api_url"] == "http://127.0.0.1:5000/slack/slack-warnings"
+    assert after["global"]["smtp_smarthost"] == "127.0.0.1:2525"
+    assert ".invalid" not in str(after["receivers"]) and "smtp.example.invalid" not in str(after["global"])

@@ -48,21 +48,37 @@ def test_findings_only_for_failures_and_stable_keys():
     assert finding_keys(found) == ["cache_hit_rate_fires: fires CacheHitRateLow"]
 
 
-def test_expected_findings_require_the_stable_ones_and_allow_the_timing_dependent_ones():
+def test_expected_findings_are_all_required_and_no_others_allowed():
     import pytest
 
     from harness.errors import HarnessError
     from harness.scenario.findings import ExpectedFindings
 
-    want = ExpectedFindings.parse({"findings": ["a", "b"], "timing_dependent": {"c": "p95 near 5 ms"}}, "f.json")
+    want = ExpectedFindings.parse({"findings": ["a", "b"]}, "f.json")
     assert want.compare(["a", "b"]) == ([], [])
-    assert want.compare(["a", "b", "c"]) == ([], [])
-    assert want.compare(["a", "c"]) == (["b"], [])
-    assert want.compare(["a", "b", "d"]) == ([], ["d"])
+    assert want.compare(["a", "c"]) == (["b"], ["c"])
     assert ExpectedFindings.parse(["a"], "f.json").compare(["a", "c"]) == ([], ["c"])
-    assert want.updated(["a", "c", "e"]) == {"findings": ["a", "e"], "timing_dependent": {"c": "p95 near 5 ms"}}
+    assert want.updated(["e", "a"]) == {"findings": ["a", "e"]}
     with pytest.raises(HarnessError, match=r"f\.json"):
         ExpectedFindings.parse({"findings": "a"}, "f.json")
+    with pytest.raises(HarnessError, match="no longer accepted"):
+        ExpectedFindings.parse({"findings": ["a"], "timing_dependent": {"c": "p95 near 5 ms"}}, "f.json")
+
+
+def test_a_failure_that_does_not_reproduce_at_a_low_scale_is_compression_sensitive_not_a_finding():
+    res = ScenarioResult("postgres_down_fires", "f.yaml", 0, 10, 120, verdicts=[
+        Verdict("fires", "PostgreSQLDown", FAIL, "firing within 3s", "never fired; never pending"),
+        Verdict("resolves", "PostgreSQLDown", FAIL, "resolved by 5s", "still firing"),
+    ])
+    res.confirmation = {"time_scale": 10.0, "error": None, "passed": False, "failed": ["resolves PostgreSQLDown"]}
+    found = audit_findings(SEED, [res], exported)
+    sensitive = [f for f in found if f.get("compression_sensitive")]
+    assert [f["check"] for f in sensitive] == ["fires"] and "did not reproduce at time scale 10" in \
+        sensitive[0]["likely_cause"]
+    assert finding_keys(found) == ["postgres_down_fires: resolves PostgreSQLDown"]
+    assert not res.confirmed_ok
+    res.confirmation["failed"] = []
+    assert res.confirmed_ok and finding_keys(audit_findings(SEED, [res], exported)) == []
 
 
 def test_an_alert_that_fired_is_not_said_to_return_nothing():

@@ -8,7 +8,7 @@ from harness.scenario.catalog import AlertRule, Catalog
 from harness.scenario.model import parse_scenario
 from harness.scenario.result import FAIL, PASS
 from harness.scenario.runner import RunOptions, ScenarioRunner
-from harness.timeline import ALERT_STATE, Timeline
+from harness.timeline import ALERT_STATE, NOTIFICATION, Timeline
 
 
 class FakeClock:
@@ -61,12 +61,21 @@ class FakeFault:
                                    state="inactive", labels={"alertname": "RedisDown"})
 
 
+class PagingFault(FakeFault):
+    """The alert is also delivered to "oncall" (an Opsgenie receiver: role pager) 1 s after it fires."""
+
+    def __enter__(self):
+        self.stack.timeline.record(self.stack.clock.now() + 3, NOTIFICATION, "oncall", status="firing",
+                                   alerts=[{"labels": {"alertname": "RedisDown"}}])
+        return super().__enter__()
+
+
 class FakeFaults:
-    def __init__(self, stack, log):
-        self.stack, self.log, self.undone = stack, log, 0
+    def __init__(self, stack, log, fault_cls=FakeFault):
+        self.stack, self.log, self.undone, self.fault_cls = stack, log, 0, fault_cls
 
     def from_spec(self, kind, target, params, fault_id=None):
-        return FakeFault(self.log, self.stack, kind, target)
+        return self.fault_cls(self.log, self.stack, kind, target)
 
     def undo_all(self):
         self.undone += 1
@@ -90,20 +99,20 @@ expect:
 CATALOG = Catalog(alerts={n: AlertRule(n, "up == 0", 60, {}, "g", None, "f") for n in ("RedisDown", "PostgreSQLDown")})
 
 
-def _run(active=()):
+def _run(active=(), scn=SCN, catalog=CATALOG, fault_cls=FakeFault):
     clock = FakeClock()
     stack = FakeStack(clock, Timeline())
     log = []
     made = []
 
     def factory(s):
-        made.append(FakeFaults(s, log))
+        made.append(FakeFaults(s, log, fault_cls))
         return made[0]
 
     opts = RunOptions(time_scale=60, records_dir=Path("/nonexistent"), sleep=clock.sleep, quiet_timeout=5)
-    runner = ScenarioRunner(stack, CATALOG, opts,
+    runner = ScenarioRunner(stack, catalog, opts,
                             prometheus=FakeProm(active), faults_factory=factory)
-    res = runner.run(parse_scenario(SCN, file="s.yaml"))
+    res = runner.run(parse_scenario(scn, file="s.yaml"))
     res._timeline = stack.timeline.events()
     return res, log, made
 
@@ -128,6 +137,23 @@ def test_noise_at_start_is_recorded_not_hidden():
     assert res.ended >= 16.0  # waited the whole quiet timeout (5 s) first
     assert any("AvailabilitySLOBreach" in n for n in res.notes)
     assert any(e.name == "noise_at_start" for e in _timeline_of(res))
+
+
+def test_receiver_roles_resolve_against_the_alertmanager_config():
+    receivers = ({"name": "oncall", "opsgenie_configs": [{"api_key": "k"}]},
+                 {"name": "team-chat", "slack_configs": [{"channel": "#x"}]})
+    catalog = Catalog(alerts=CATALOG.alerts, receivers=frozenset(r["name"] for r in receivers),
+                      receiver_configs=receivers, group_wait_s=0)
+    scn = SCN.replace("  - silent: PostgreSQLDown\n", "  - notified: RedisDown\n    receivers: [role:pager]\n"
+                      "    not_receivers: [role:chat]\n    within: 3m\n")
+    res, _, _ = _run(scn=scn, catalog=catalog, fault_cls=PagingFault)
+    notified = [(v.check, v.subject, v.status) for v in res.verdicts if "notified" in v.check]
+    assert notified == [("notified", "role:pager", PASS), ("not_notified", "role:chat", PASS)]
+    assert "at oncall" in res.verdicts[2].observed
+    swapped = scn.replace("[role:pager]", "[role:chat]").replace("not_receivers: [role:chat]",
+                                                                 "not_receivers: [role:pager]")
+    res, _, _ = _run(scn=swapped, catalog=catalog, fault_cls=PagingFault)
+    assert [v.status for v in res.verdicts if "notified" in v.check] == [FAIL, FAIL]
 
 
 def _timeline_of(res):

@@ -34,3 +34,22 @@ def test_rules_are_rewritten_into_the_run_dir(tmp_path: Path) -> None:
     out = prepare_rules([src], tmp_path / "out", 60, 0.25)
     assert len(out) == 1 and out[0].parent == tmp_path / "out"
     assert "for: 5s" in out[0].read_text()
+
+
+def test_a_slow_job_gets_its_own_interval_and_a_timeout_equal_to_it() -> None:
+    targets = [Target("postgres", "127.0.0.1:1"), Target("redis", "127.0.0.1:2")]
+    config = yaml.safe_load(render_config(targets, time_scale=120, alertmanager="a:1", rule_glob="x",
+                                          job_intervals={"postgres": 1.5}))
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    assert config["global"]["scrape_interval"] == config["global"]["scrape_timeout"] == "125ms"
+    assert jobs["postgres"]["scrape_interval"] == jobs["postgres"]["scrape_timeout"] == "1s500ms"
+    assert "scrape_interval" not in jobs["redis"]
+
+
+def test_catalog_windows_name_the_metric_each_range_reads() -> None:
+    from harness.config import RULES_DIR
+    from harness.scenario.catalog import load_catalog, range_selectors
+
+    assert range_selectors('rate(a{x="1"}[5m]) / rate(b[1h:1m]) + c') == [("a", 300.0), ("b", 3600.0)]
+    windows = load_catalog([RULES_DIR / "reference.yml"]).windows()
+    assert ("ErrorRateHigh", "http_requests_total", 300.0) in windows

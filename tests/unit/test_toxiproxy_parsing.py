@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import pytest
 
 from harness.toxiproxy_server import gojson
-from harness.toxiproxy_server.addresses import AddressError, split_host_port
-from harness.toxiproxy_server.api import ToxiproxyApi, clean_path
+from harness.toxiproxy_server.__main__ import build_parser
+from harness.toxiproxy_server.addresses import AddressError, ListenAddress, resolve, split_host_port
+from harness.toxiproxy_server.api import TIMEOUT_BODY, ToxiproxyApi, clean_path
 from harness.toxiproxy_server.apierror import ApiError
 from harness.toxiproxy_server.collection import ProxyCollection
 from harness.toxiproxy_server.httpserver import Request, Response, render
@@ -127,6 +129,23 @@ def test_split_host_port_errors(addr: str, message: str) -> None:
         split_host_port(addr)
 
 
+@pytest.mark.parametrize(
+    ("addr", "port"),
+    [("", 0), (":0", 0), (":8474", 8474), (":", 0)],
+)
+def test_an_empty_listen_host_is_loopback_not_every_interface(addr: str, port: int) -> None:
+    address = asyncio.run(resolve(addr))
+    assert address == ListenAddress(socket.AF_INET, "127.0.0.1", port)
+    assert address.display(35613) == "127.0.0.1:35613"
+
+
+def test_explicit_listen_hosts_are_kept() -> None:
+    assert asyncio.run(resolve("0.0.0.0:5")) == ListenAddress(socket.AF_INET, "0.0.0.0", 5)
+    assert asyncio.run(resolve("[::1]:0")).display(7) == "[::1]:7"
+    with pytest.raises(AddressError, match="address localhost: missing port in address"):
+        asyncio.run(resolve("localhost"))
+
+
 def test_clean_path_keeps_trailing_slash() -> None:
     assert clean_path("/proxies/") == "/proxies/"
     assert clean_path("//proxies/./x/../y") == "/proxies/y"
@@ -155,11 +174,48 @@ def test_api_routes_without_sockets() -> None:
     assert call(api, "GET", "/proxies/p").status == 404
 
 
+def test_disabled_proxy_without_listen_echoes_it_and_a_duplicate_name_is_409_before_binding() -> None:
+    api = ToxiproxyApi(ProxyCollection(ProxyContext()))
+    r = call(api, "POST", "/proxies", {"name": "p", "upstream": "u:1", "enabled": False})
+    assert r.status == 201 and json.loads(r.body)["listen"] == ""  # never started: kept as given
+    # The duplicate check comes first, so even a listen that could never bind answers 409.
+    r = call(api, "POST", "/proxies", {"name": "p", "upstream": "u:1", "listen": "nowhere"})
+    assert r.status == 409 and json.loads(r.body) == {"error": "proxy already exists", "status": 409}
+
+
+def test_a_handler_past_its_timeout_answers_503_and_still_completes() -> None:
+    async def scenario() -> tuple[Response, bool, bool]:
+        api = ToxiproxyApi(ProxyCollection(ProxyContext()), handler_timeout_s=0.05)
+        body = json.dumps({"name": "slow", "upstream": "u:1", "enabled": False}).encode()
+        async with api.collection.lock:  # the create handler waits on it past the timeout
+            response = await api(Request("POST", "/proxies", "/proxies", {}, body))
+            created_while_held = "slow" in api.collection.proxies
+        for _ in range(100):  # a few loop turns suffice once the lock is free; bounded at 1 s
+            if not api.late:
+                break
+            await asyncio.sleep(0.01)
+        return response, created_while_held, "slow" in api.collection.proxies
+
+    response, created_while_held, created_after = asyncio.run(scenario())
+    assert response.status == 503 and response.body == TIMEOUT_BODY
+    assert ("Content-Type", "text/html; charset=utf-8") in response.headers
+    assert response.headers[0][0] == "X-Toxiproxy-Request-Id"
+    assert not created_while_held and created_after
+
+
 def test_render_omits_length_for_204_and_marks_close() -> None:
     raw = render(Response(204, b"ignored"), keep_alive=False)
     assert raw.startswith(b"HTTP/1.1 204 No Content\r\n") and b"Content-Length" not in raw
     assert b"Connection: close" in raw and raw.endswith(b"\r\n\r\n")
     assert b"Content-Length: 0" in render(Response(405), keep_alive=True)
+
+
+def test_cli_accepts_the_real_servers_single_dash_flags() -> None:
+    args = build_parser().parse_args(["-host=127.0.0.2", "-port", "0", "-config", "p.json", "-proxy-metrics",
+                                      "-seed", "3"])
+    assert (args.host, args.port, str(args.config), args.proxy_metrics, args.seed) == (
+        "127.0.0.2", 0, "p.json", True, 3)
+    assert build_parser().parse_args(["-version"]).version is True
 
 
 def test_cli_version_flag(capsys: pytest.CaptureFixture[str]) -> None:

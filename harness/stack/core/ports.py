@@ -6,6 +6,7 @@ import contextlib
 import os
 import socket
 import threading
+from collections.abc import Collection
 
 from harness.errors import HarnessError
 
@@ -76,16 +77,29 @@ def ensure_port_free(port: int, service: str, host: str = HOST) -> None:
     )
 
 
-def listener_pid(port: int) -> int | None:
-    """The pid listening on ``port`` (best effort via /proc; None when unknown or not permitted)."""
-    inodes: set[str] = set()
+def _listen_inodes() -> dict[int, set[str]]:
+    """Local port -> socket inodes of every listening TCP socket (from /proc/net/tcp and tcp6)."""
+    out: dict[int, set[str]] = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError), open(table) as fh:
             next(fh, None)
             for line in fh:
                 parts = line.split()
-                if len(parts) > 9 and parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
-                    inodes.add(parts[9])
+                if len(parts) > 9 and parts[3] == "0A":
+                    out.setdefault(int(parts[1].rsplit(":", 1)[1], 16), set()).add(parts[9])
+    return out
+
+
+def listening(ports: Collection[int]) -> list[int]:
+    """Those of ``ports`` something listens on. Unlike ``port_is_free`` this ignores another program's
+    client connection that happens to use the port as its ephemeral local port."""
+    listeners = _listen_inodes()
+    return [p for p in ports if p in listeners]
+
+
+def listener_pid(port: int) -> int | None:
+    """The pid listening on ``port`` (best effort via /proc; None when unknown or not permitted)."""
+    inodes = _listen_inodes().get(port, set())
     if not inodes:
         return None
     for pid in filter(str.isdigit, os.listdir("/proc")):

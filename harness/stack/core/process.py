@@ -209,6 +209,8 @@ class ManagedProcess:
                 log_fh.close()
             assert self._proc is not None
             self.ctx.record_pid(self.name, self._proc.pid)
+            if self.port is not None:
+                self.ctx.record_ports([self.port])
 
     def wait_ready(self, timeout: float | None = None) -> None:
         timeout = self.timeout if timeout is None else timeout

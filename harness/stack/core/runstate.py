@@ -1,9 +1,10 @@
 """Per-run directory, the pids.json record of what a run started, and the sweep of dead runs.
 
-Every child carries ``HARNESS_RUN_ID`` in its environment. A run killed with SIGKILL leaves its
-directory and children behind; the next ``harness up``/``harness down`` finds ``pids.json`` files whose
-owner is gone and kills, by process group, only processes that still carry that run id (a recycled pid
-that belongs to someone else is never touched).
+Every child carries ``HARNESS_RUN_ID`` in its environment. When the harness dies, even by SIGKILL, the
+run's reaper (``harness.stack.core.reaper``) kills its children and removes its directory. Should that
+fail too, the next ``harness up``/``harness down`` finds ``pids.json`` files whose owner is gone and kills,
+by process group, only processes that still carry that run id (a recycled pid that belongs to someone else
+is never touched).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +100,7 @@ class RunContext:
         self._lock = threading.Lock()
         self._pids: dict[str, int] = {}
         self._start_times: dict[str, int | None] = {}
+        self._ports: list[int] = []
         self.owner_pid = os.getpid()
 
     def create(self) -> None:
@@ -122,6 +126,12 @@ class RunContext:
                 self._start_times[key] = process_start_time(pid)
             self._write()
 
+    def record_ports(self, ports: Collection[int]) -> None:
+        """Add loopback ports a started service binds: the reaper waits until nothing listens there."""
+        with self._lock:
+            self._ports = sorted({*self._ports, *ports})
+            self._write()
+
     def set_owner(self, pid: int) -> None:
         with self._lock:
             self.owner_pid = pid
@@ -136,6 +146,7 @@ class RunContext:
             # Some services (redis-server) overwrite their environment with their process title, so the
             # run id tag cannot be read back; the kernel start time still proves the pid is ours.
             "start_times": {str(self._pids[k]): t for k, t in self._start_times.items() if t is not None},
+            "ports": list(self._ports),
         }
         path = self.run_dir / PIDS_FILE
         tmp = path.with_suffix(".tmp")
@@ -147,9 +158,48 @@ class RunContext:
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
-def kill_run_processes(run_id: str, pids: list[int], start_times: dict[str, int] | None = None) -> list[int]:
+@dataclass(frozen=True)
+class RunRecord:
+    """What ``pids.json`` says about one run."""
+
+    run_id: str
+    owner_pid: int
+    owner_start_time: int | None = None
+    pids: dict[str, int] = field(default_factory=dict)  # service name -> pid
+    start_times: dict[str, int] = field(default_factory=dict)  # str(pid) -> kernel start time
+    ports: list[int] = field(default_factory=list)
+
+
+def parse_run_record(data: Any) -> RunRecord:
+    """The record in a decoded ``pids.json``; ValueError, KeyError or TypeError when it is not one."""
+    owner_start = data.get("owner_start_time")
+    return RunRecord(
+        run_id=str(data["run_id"]),
+        owner_pid=int(data["owner_pid"]),
+        owner_start_time=int(owner_start) if owner_start is not None else None,
+        pids={str(k): int(v) for k, v in data.get("pids", {}).items()},
+        start_times={str(k): int(v) for k, v in data.get("start_times", {}).items()},
+        ports=[int(p) for p in data.get("ports", [])],
+    )
+
+
+def read_run_record(run_dir: Path) -> RunRecord | None:
+    """The run's record, or None when its ``pids.json`` is missing or unreadable (logged)."""
+    path = Path(run_dir) / PIDS_FILE
+    try:
+        return parse_run_record(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("ignoring unreadable %s: %s", path, exc)
+        return None
+
+
+def kill_run_processes(run_id: str, pids: list[int], start_times: dict[str, int] | None = None, *,
+                       spare: Collection[int] = ()) -> list[int]:
     """SIGKILL the process groups of ``pids`` that are provably ours (they carry ``run_id``, or have the
-    start time recorded when we spawned them), then any other process still tagged with the run."""
+    start time recorded when we spawned them), then any other process still tagged with the run, except
+    the pids in ``spare`` (the run's reaper, while the harness cleans up itself)."""
     killed: list[int] = []
     start_times = start_times or {}
     for pid in pids:
@@ -160,6 +210,8 @@ def kill_run_processes(run_id: str, pids: list[int], start_times: dict[str, int]
         with contextlib.suppress(ProcessLookupError, PermissionError):
             killed += signal_tree(pid, signal.SIGKILL, pgid=os.getpgid(pid))
     for pid in pids_of_run(run_id):
+        if pid in spare:
+            continue
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
@@ -173,20 +225,12 @@ def sweep_dead_runs(work_root: Path) -> list[str]:
     """Clean every run under ``work_root`` whose owner process is gone. Returns the swept run ids."""
     swept = []
     for pids_file in sorted(Path(work_root).glob(f"{RUN_DIR_PREFIX}*/{PIDS_FILE}")):
-        try:
-            data = json.loads(pids_file.read_text())
-            run_id = str(data["run_id"])
-            owner = int(data["owner_pid"])
-            owner_start = data.get("owner_start_time")
-            pids = [int(p) for p in data.get("pids", {}).values()]
-            start_times = {str(k): int(v) for k, v in data.get("start_times", {}).items()}
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring unreadable %s: %s", pids_file, exc)
+        record = read_run_record(pids_file.parent)
+        if record is None or process_alive(record.owner_pid, record.owner_start_time):
             continue
-        if process_alive(owner, owner_start):
-            continue
-        killed = kill_run_processes(run_id, pids, start_times)
+        killed = kill_run_processes(record.run_id, list(record.pids.values()), record.start_times)
         shutil.rmtree(pids_file.parent, ignore_errors=True)
-        log.info("swept dead run %s: killed %d process(es), removed %s", run_id, len(killed), pids_file.parent)
-        swept.append(run_id)
+        log.info("swept dead run %s: killed %d process(es), removed %s", record.run_id, len(killed),
+                 pids_file.parent)
+        swept.append(record.run_id)
     return swept

@@ -21,6 +21,9 @@ class LocalPlan:
     proxy_ports: dict[str, int]    # proxy name -> listen port
     time_scale: float
     rule_files: list[Path] = field(default_factory=list)
+    rule_sources: list[Path] = field(default_factory=list)   # as the user gave them (rewritten per scale)
+    alertmanager_source: Path | None = None
+    job_intervals: dict[str, float] = field(default_factory=dict)  # jobs scraped less often (see timing)
     alertmanager_config: str = ""  # the adapted config text
     api_available: bool = False
     backup_available: bool = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,8 @@ from harness.durations import format_duration
 from harness.errors import HarnessError
 from harness.rules.timescale import rewrite_rules
 from harness.stack.core.binaries import find_binary
-from harness.stack.core.process import ManagedProcess, tail
+from harness.stack.core.lifecycle import post_reload
+from harness.stack.core.process import ManagedProcess
 from harness.stack.core.readiness import HttpReady, backoff_delays
 from harness.stack.services.plan import LocalPlan
 
@@ -55,7 +56,10 @@ def targets_for(plan: LocalPlan) -> list[Target]:
     return out
 
 
-def render_config(targets: Sequence[Target], *, time_scale: float, alertmanager: str, rule_glob: str) -> str:
+def render_config(targets: Sequence[Target], *, time_scale: float, alertmanager: str, rule_glob: str,
+                  job_intervals: Mapping[str, float] | None = None) -> str:
+    """``job_intervals``: jobs whose exporters need a longer scrape timeout than the compressed interval get
+    their own interval, and a timeout equal to it (Prometheus allows no timeout longer than the interval)."""
     scrape = 15.0 / time_scale
     evaluation = 30.0 / time_scale
     jobs: dict[str, list[dict[str, object]]] = {}
@@ -71,9 +75,16 @@ def render_config(targets: Sequence[Target], *, time_scale: float, alertmanager:
         },
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
         "rule_files": [rule_glob],
-        "scrape_configs": [{"job_name": job, "static_configs": configs} for job, configs in jobs.items()],
+        "scrape_configs": [{"job_name": job, **_job_timing(job, job_intervals or {}), "static_configs": configs}
+                           for job, configs in jobs.items()],
     }
     return yaml.safe_dump(config, sort_keys=False)
+
+
+def _job_timing(job: str, intervals: Mapping[str, float]) -> dict[str, str]:
+    if job not in intervals:
+        return {}
+    return {"scrape_interval": format_duration(intervals[job]), "scrape_timeout": format_duration(intervals[job])}
 
 
 # Loaded when no rule files are given: the corrected betting pack and the PetForce SLO pack (the seed
@@ -102,14 +113,21 @@ def prepare_rules(paths: Sequence[Path], out_dir: Path, time_scale: float, scrap
     return written
 
 
+def write_config(plan: LocalPlan) -> Path:
+    """prometheus.yml for the plan's current time scale (scrape and evaluation intervals follow it)."""
+    home = plan.run_dir / "prometheus"
+    config = home / "prometheus.yml"
+    config.write_text(render_config(targets_for(plan), time_scale=plan.time_scale,
+                                    alertmanager=f"127.0.0.1:{plan.ports['alertmanager']}",
+                                    rule_glob=str(home / "rules" / "*.yml"), job_intervals=plan.job_intervals))
+    return config
+
+
 def start(plan: LocalPlan) -> ManagedProcess:
     port = plan.ports["prometheus"]
     home = plan.run_dir / "prometheus"
     (home / "data").mkdir(parents=True, exist_ok=True)
-    config = home / "prometheus.yml"
-    config.write_text(render_config(targets_for(plan), time_scale=plan.time_scale,
-                                    alertmanager=f"127.0.0.1:{plan.ports['alertmanager']}",
-                                    rule_glob=str(home / "rules" / "*.yml")))
+    config = write_config(plan)
     argv = [find_binary("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={home / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle", "--web.enable-admin-api",
             "--storage.tsdb.retention.time=1d"]
@@ -122,11 +140,7 @@ def start(plan: LocalPlan) -> ManagedProcess:
 
 
 def reload(url: str, log_path: Path | None = None) -> None:
-    resp = requests.post(f"{url}/-/reload", timeout=10)
-    if resp.status_code != 200:
-        raise HarnessError(f"Prometheus refused the reload ({resp.status_code}): {resp.text.strip()[:500]}",
-                           detail=f"last lines of {log_path}:\n{tail(log_path)}" if log_path else "",
-                           hint="the previous rules stay loaded; fix the rule file and reload again")
+    post_reload("Prometheus", url, log_path, "the previous rules stay loaded; fix the rule file and reload again")
 
 
 def wait_targets_up(url: str, expected: int, timeout: float) -> list[dict[str, Any]]:
