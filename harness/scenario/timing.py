@@ -27,7 +27,7 @@ PRODUCTION_SCRAPE_TIMEOUT_S = 10.0
 
 # A scrape timeout is at least this multiple of the slowest answer measured (healthy answers vary with load;
 # the answer of an exporter whose target is down is dominated by its own fixed retry sleep).
-HEALTHY_TIMEOUT_MARGIN = 2.5
+HEALTHY_TIMEOUT_MARGIN = 4.0
 DOWN_TIMEOUT_MARGIN = 1.5
 # Real terms may be at most this share of a bound's compressed part.
 MAX_REAL_SHARE = 0.5
