@@ -75,3 +75,11 @@ def test_bounds_add_the_measured_real_terms():
     t = Timing(60, terms=TERMS)
     assert t.fire_real_s(["postgres_primary"]) == 1.5 and t.fire_real_s() == 0.4
     assert t.resolve_real_s(["postgres_primary"]) == 2.4
+
+
+def test_the_api_is_scraped_no_more_than_production_would_cost_it():
+    # The API renders /metrics on the event loop that times its queries: 50 ms every 2 s at most.
+    terms = RealTerms(exporter_s={"api": 0.05})
+    assert terms.scrape_floors() == {"api": 2.0}
+    windows = [("ErrorRateHigh", "http_requests_total", 300.0)]
+    assert choose_scale(120, scenario_max=None, terms=terms, down=[], bounds=[], windows=windows).scale == 37
