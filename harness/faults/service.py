@@ -381,6 +381,7 @@ class BackupFailingFault(Fault):
         self.session = session
         self.age = last_success_age_seconds
         self._was_failing = False
+        self._last_success: float | None = None
 
     @property
     def control_url(self) -> str:
@@ -401,6 +402,8 @@ class BackupFailingFault(Fault):
             before = self.session.get(self.control_url, timeout=HTTP_TIMEOUT_S)
             state = before.json() if before.ok else {}
             self._was_failing = bool(state.get("fail", False)) if isinstance(state, dict) else False
+            last = state.get("last_success_timestamp") if isinstance(state, dict) else None
+            self._last_success = float(last) if isinstance(last, int | float) else None
         except (requests.RequestException, ValueError):
             self._was_failing = False
         state = self._post({"fail": True})
@@ -423,8 +426,12 @@ class BackupFailingFault(Fault):
                            hint="the last success could not be backdated; is a backup stuck?")
 
     def _undo(self) -> Mapping[str, Any]:
-        # A backdated last success is not put back: the job's next good run records a fresh one.
-        return {"control": self._post({"fail": self._was_failing})}
+        # A backdated last success is put back as it was, so the next scenario does not start with a
+        # backup 26 hours old (the job's next good run may be hours of production time away).
+        state = self._post({"fail": self._was_failing})
+        if self.age is not None and self._last_success is not None:
+            state = self._post({"last_success_age_seconds": max(0.0, time.time() - self._last_success)})
+        return {"control": state}
 
 
 class FillDiskFault(Fault):

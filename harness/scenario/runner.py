@@ -127,7 +127,7 @@ class ScenarioRunner:
             if load is not None:
                 result.records_file = str(records_path)
             timeline.record(clock.now(), PHASE, "warmup", scenario=scn.name)
-            self.opt.sleep(self.timing.real(scn.warmup))
+            self.opt.sleep(self.timing.real(self.warmup(scn)))
             t0 = clock.now()
             timeline.record(t0, PHASE, "scenario", scenario=scn.name, duration=self.timing.real(scn.duration))
             faults = self._faults()
@@ -185,7 +185,7 @@ class ScenarioRunner:
         from harness.load import run_load
         from harness.load.profile import profile_from_spec
 
-        total = self.timing.real(scn.warmup + scn.duration) + 5.0
+        total = self.timing.real(self.warmup(scn) + scn.duration) + 5.0
         profile = profile_from_spec(scn.load.profile, rate=scn.load.rate, users=scn.load.users,
                                     duration=total, params=dict(scn.load.params))
         run = run_load(self.stack.urls["api"], profile, records_path=records_path, clock=self.stack.clock,
@@ -412,6 +412,20 @@ class ScenarioRunner:
         return [(f"{e.kind} {e.subject}", *self.default_bound(scn, e)) for e in scn.expectations
                 if e.kind in ("fires", "resolves", "notified") and "within" not in e.params
                 and e.subject in self.catalog.alerts]
+
+    # The longest warm-up the window rule below asks for (production seconds): windows of an hour or more
+    # (budgets, availability) are not waited out; every scenario starts from an empty history anyway.
+    MAX_WARMUP_S = 600.0
+
+    def warmup(self, scn: Scenario) -> float:
+        """Production seconds of load before the scenario's window opens: its own ``warmup``, or longer so
+        that every alert it judges has seen a full ``for`` plus its widest window of steady load. A window
+        that still holds the first requests after a restart of the load (a cold pool, an expired cache: one
+        slow sample in a sparse histogram) would judge that transient, not the system."""
+        judged = {e.subject for e in scn.expectations if e.kind in ("silent", "fires", "resolves", "notified")}
+        names = set(self.catalog.alerts) if "*" in judged else judged & set(self.catalog.alerts)
+        need = max((self.catalog.rule(n).for_s + self.catalog.effective_window_s(n) for n in names), default=0.0)
+        return max(scn.warmup, min(need, self.MAX_WARMUP_S))
 
     def _expr(self, rule: AlertRule) -> str:
         """The rule's expression with those of the recording rules it reads (they are part of it)."""

@@ -10,7 +10,6 @@ import hashlib
 import itertools
 import os
 import socket
-import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -222,15 +221,19 @@ def test_two_hundred_concurrent_connections_lose_nothing(make_proxy: Callable[..
 
 
 def test_latency_within_10ms_and_composes_across_streams(make_proxy: Callable[..., Proxy]) -> None:
+    # The toxic's delay is a floor that scheduling noise only adds to (this machine's CPU is shared), so the
+    # fastest of several round trips is what the toxic added: never early, and within 10 ms of it.
     proxy = make_proxy()
+    with connect(proxy) as sock:
+        base = min(rtt_ms(sock) for _ in range(5))
     proxy.add_toxic(type="latency", attributes={"latency": 100})
     with connect(proxy) as sock:
-        samples = [rtt_ms(sock) for _ in range(3)]
-    assert abs(statistics.median(samples) - 100) <= 10, samples
+        samples = [rtt_ms(sock) for _ in range(5)]
+    assert 100 <= min(samples) <= 110 + base, (base, samples)
     proxy.add_toxic(type="latency", stream="upstream", attributes={"latency": 50})
     with connect(proxy) as sock:
-        samples = [rtt_ms(sock) for _ in range(3)]
-    assert abs(statistics.median(samples) - 150) <= 10, samples
+        samples = [rtt_ms(sock) for _ in range(5)]
+    assert 150 <= min(samples) <= 160 + base, (base, samples)
 
 
 def test_latency_jitter_stays_in_range(make_proxy: Callable[..., Proxy]) -> None:
@@ -245,11 +248,11 @@ def test_latency_jitter_stays_in_range(make_proxy: Callable[..., Proxy]) -> None
 def test_toxic_applies_to_open_connections_and_removal_restores(make_proxy: Callable[..., Proxy]) -> None:
     proxy = make_proxy()
     with connect(proxy) as sock:
-        assert rtt_ms(sock) < 20
+        assert min(rtt_ms(sock) for _ in range(3)) < 20
         proxy.add_toxic(type="latency", name="slow", attributes={"latency": 80})
-        assert abs(rtt_ms(sock) - 80) <= 10
+        assert 80 <= min(rtt_ms(sock) for _ in range(3)) <= 90  # the fastest: noise only adds to the delay
         proxy.destroy_toxic("slow")
-        assert rtt_ms(sock) < 20
+        assert min(rtt_ms(sock) for _ in range(3)) < 20
 
 
 def test_bandwidth_within_10_percent(make_proxy: Callable[..., Proxy]) -> None:

@@ -238,3 +238,20 @@ def test_a_failed_alert_expectation_carries_the_promql_and_what_it_returned():
     assert ev["promql"] == "redis_up == 0" and ev["condition"] == "== 0"
     assert ev["values of redis_up"] == [{"series": {"instance": "redis"}, "t_v": [[3.0, 1.0], [9.0, 1.0]]}]
     assert prom.asked[0] == "redis_up"
+
+
+def test_warm_up_lasts_until_every_judged_alert_has_seen_a_full_for_and_window_of_steady_load():
+    slow = AlertRule("QueryLatencyHigh", "histogram_quantile(0.95, rate(q_bucket[5m])) > 0.005", 300, {}, "g",
+                     None, "f")
+    budget = AlertRule("Budget", "avg_over_time(x[30d]) < 0.99", 0, {}, "g", None, "f")
+    catalog = Catalog(alerts={**CATALOG.alerts, "QueryLatencyHigh": slow, "Budget": budget})
+    clock = FakeClock()
+    runner = ScenarioRunner(FakeStack(clock, Timeline()), catalog,
+                            RunOptions(time_scale=60, records_dir=Path("/nonexistent"), sleep=clock.sleep),
+                            prometheus=FakeProm(()))
+    one = parse_scenario("duration: 10m\nexpect:\n  - silent: QueryLatencyHigh\n")
+    assert runner.warmup(one) == 600.0                      # for 5m + window 5m
+    assert runner.warmup(parse_scenario("duration: 10m\nwarmup: 15m\nexpect:\n  - silent: RedisDown\n")) == 900.0
+    # "*" judges every alert; a 30-day window is not waited out.
+    assert runner.warmup(parse_scenario("duration: 10m\nexpect:\n  - silent: '*'\n")) == runner.MAX_WARMUP_S
+    assert runner.warmup(parse_scenario("duration: 10m\nexpect:\n  - silent: RedisDown\n")) == 300.0

@@ -35,7 +35,7 @@ TERMS = RealTerms(exporter_s={"postgres_exporter_primary": 0.1, "redis_exporter"
 
 
 def test_scrape_timeout_is_never_below_what_the_exporters_need():
-    assert TERMS.scrape_floors() == {"postgres": 0.25, "redis": 0.05}      # healthy, with its margin
+    assert TERMS.scrape_floors() == {"postgres": 0.4, "redis": 0.08}       # healthy, with its margin
     assert TERMS.scrape_floors(["postgres_primary"])["postgres"] == 1.5    # the exporter of a crashed Postgres
     # An exporter that never answers fails its scrape in production too: no timeout is owed it.
     assert TERMS.scrape_floors(["frozen"]) == TERMS.scrape_floors()
@@ -73,5 +73,13 @@ def test_a_scenario_that_cannot_be_meaningful_even_at_real_time_is_refused():
 
 def test_bounds_add_the_measured_real_terms():
     t = Timing(60, terms=TERMS)
-    assert t.fire_real_s(["postgres_primary"]) == 1.5 and t.fire_real_s() == 0.25
-    assert t.resolve_real_s(["postgres_primary"]) == 2.25
+    assert t.fire_real_s(["postgres_primary"]) == 1.5 and t.fire_real_s() == 0.4
+    assert t.resolve_real_s(["postgres_primary"]) == 2.4
+
+
+def test_the_api_is_scraped_no_more_than_production_would_cost_it():
+    # The API renders /metrics on the event loop that times its queries: 50 ms every 2 s at most.
+    terms = RealTerms(exporter_s={"api": 0.05})
+    assert terms.scrape_floors() == {"api": 2.0}
+    windows = [("ErrorRateHigh", "http_requests_total", 300.0)]
+    assert choose_scale(120, scenario_max=None, terms=terms, down=[], bounds=[], windows=windows).scale == 37

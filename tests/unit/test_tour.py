@@ -64,9 +64,9 @@ def test_the_tour_plans_from_the_shipped_scenarios_and_requires_their_stable_fin
 
 
 def test_a_published_scenario_without_a_required_finding_is_refused_before_anything_starts():
-    # query_latency_near_miss has no required finding: it would show no defect of the published packs.
-    with pytest.raises(HarnessError, match="query_latency_near_miss have no required finding"):
-        tour.plan_tour(published=("redis_monitoring_blind.yaml", "query_latency_near_miss.yaml"))
+    # redis_memory_near_miss has no required finding: it would show no defect of the published packs.
+    with pytest.raises(HarnessError, match="redis_memory_near_miss have no required finding"):
+        tour.plan_tour(published=("redis_monitoring_blind.yaml", "redis_memory_near_miss.yaml"))
 
 
 def test_expected_findings_restricted_to_some_scenarios():
