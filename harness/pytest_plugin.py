@@ -90,14 +90,14 @@ class HarnessSession:
                 self.stack = start_stack(starting_config(self.cfg), rules=self.rule_files,
                                          alertmanager_config=self.am_config, clock=self.clock,
                                          timeline=self.timeline)
-                terms = measured_terms(self.stack, self.cfg.backend, self.run_dir / "records")
+                measured = measured_terms(self.stack, self.cfg.backend, self.run_dir / "records")
             except Exception as exc:
                 self.start_error = exc
                 raise
             self.runner = ScenarioRunner(self.stack, self.catalog,
                                          run_options(self.catalog, self.cfg.time_scale, self.run_dir / "records",
                                                      backend=self.cfg.backend,
-                                                     terms=terms))
+                                                     terms=measured.terms, rates=measured.rates))
         return self.stack
 
     def reset(self) -> None:

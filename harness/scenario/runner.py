@@ -20,6 +20,7 @@ from harness.rules.metrics import split_comparison
 from harness.scenario import verdict as V
 from harness.scenario.catalog import AlertRule, Catalog, expand_records
 from harness.scenario.model import Expectation, FaultSpec, Scenario
+from harness.scenario.resolution import EventRates, Need, limits, needs_of, relevant, unresolved
 from harness.scenario.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
 from harness.scenario.timing import DOWN_KINDS, RealTerms, ScaleChoice, Timing, choose_scale, job_intervals
 from harness.timeline import MARK, PHASE, Timeline
@@ -52,6 +53,9 @@ class RunOptions:
     # Incompressible real terms measured on the running stack (harness.stack.measure); with them each
     # scenario runs at the largest scale (at most ``time_scale``) at which it still means what it says.
     terms: RealTerms | None = None
+    # Events per request of the API's counters under steady load (harness.stack.measure.event_rates): with
+    # them the scale also keeps every window an expected alert reads holding the events its threshold needs.
+    rates: EventRates | None = None
 
 
 def _sleep_until(clock: RunClock, t: float, sleep: Callable[[float], None]) -> None:
@@ -362,7 +366,18 @@ class ScenarioRunner:
             start = t0 + tm.real(e.params.get("during_from", 0.0))
             stop = t0 + tm.real(e.params["during_to"]) if "during_to" in e.params else end
             names = [e.subject] if e.subject != "*" else sorted(set(self.catalog.alerts) - expected_to_fire)
-            return [V.stays_silent(events, n, start=start, end=stop, labels=labels) for n in names]
+            out = []
+            for n in names:
+                unjudged = self.unresolved_groups(n, labels, start, stop)
+                pinned = [why for ident, why in unjudged if e.subject != "*" and ident == dict(labels or {})]
+                if pinned:
+                    out.append(Verdict("silent", n, FAIL, f"not firing in [{start:.2f}s, {stop:.2f}s], on windows "
+                                       "that resolve the threshold", "inconclusive: " + "; ".join(pinned) +
+                                       " (lower the scenario's max_time_scale or raise its load rate)",
+                                       window=(start, stop)))
+                else:
+                    out.append(V.stays_silent(events, n, start=start, end=stop, labels=labels, unjudged=unjudged))
+            return out
         if e.kind == "notified":
             rule = self.catalog.rule(e.subject)
             within = self._within(e, *self.default_bound(scn, e))
@@ -413,8 +428,9 @@ class ScenarioRunner:
                 if e.kind in ("fires", "resolves", "notified") and "within" not in e.params
                 and e.subject in self.catalog.alerts]
 
-    # The longest warm-up the window rule below asks for (production seconds): windows of an hour or more
-    # (budgets, availability) are not waited out; every scenario starts from an empty history anyway.
+    # The longest warm-up the window rule below asks for (production seconds). Alerts with longer windows
+    # (budgets, an hour's availability) add nothing: their scenarios start from an empty history and state
+    # their margins for their own warm-up, which load that is not part of them would dilute.
     MAX_WARMUP_S = 600.0
 
     def warmup(self, scn: Scenario) -> float:
@@ -424,8 +440,8 @@ class ScenarioRunner:
         slow sample in a sparse histogram) would judge that transient, not the system."""
         judged = {e.subject for e in scn.expectations if e.kind in ("silent", "fires", "resolves", "notified")}
         names = set(self.catalog.alerts) if "*" in judged else judged & set(self.catalog.alerts)
-        need = max((self.catalog.rule(n).for_s + self.catalog.effective_window_s(n) for n in names), default=0.0)
-        return max(scn.warmup, min(need, self.MAX_WARMUP_S))
+        needs = [self.catalog.rule(n).for_s + self.catalog.effective_window_s(n) for n in names]
+        return max(scn.warmup, max((x for x in needs if x <= self.MAX_WARMUP_S), default=0.0))
 
     def _expr(self, rule: AlertRule) -> str:
         """The rule's expression with those of the recording rules it reads (they are part of it)."""
@@ -434,7 +450,46 @@ class ScenarioRunner:
     def choose_scale(self, scn: Scenario, cap: float | None = None) -> ScaleChoice:
         return choose_scale(self.opt.time_scale if cap is None else cap, scenario_max=scn.max_time_scale,
                             terms=self.opt.terms, down=down_services(scn), bounds=self.default_bounds(scn),
-                            windows=self.catalog.windows())
+                            windows=self.catalog.windows(), events=self.event_limits(scn))
+
+    def judged_needs(self, scn: Scenario) -> list[Need]:
+        """The event needs of every alert the scenario judges (of the series its `labels:` select)."""
+        to_fire = {e.subject for e in scn.expectations if e.kind in ("fires", "notified")}
+        out: list[Need] = []
+        for e in scn.expectations:
+            if e.kind not in ("silent", "fires", "resolves", "notified"):
+                continue
+            names = sorted(set(self.catalog.alerts) - to_fire) if e.subject == "*" else [e.subject]
+            for n in names:
+                if n in self.catalog.alerts:
+                    out += [x for x in relevant(needs_of(n, self.catalog.rule(n).expr), e.params.get("labels"))
+                            if x not in out]
+        return out
+
+    def event_limits(self, scn: Scenario) -> list[tuple[float, str]]:
+        """(largest scale, why) at which each window the scenario judges holds the events its threshold needs,
+        at the scenario's constant request rate (other load profiles are judged after the run only)."""
+        if self.opt.rates is None or scn.load.profile != "constant_rate":
+            return []
+        return limits(self.judged_needs(scn), self.opt.rates, scn.load.rate)
+
+    def unresolved_groups(self, alert: str, labels: Any, start: float, stop: float) -> list[tuple[dict[str, str],
+                                                                                                   str]]:
+        """(labels, why) of every series group of ``alert`` whose windows held, at some instant of
+        [start, stop], fewer events than its threshold needs (asked of Prometheus, at this scenario's scale)."""
+        out: list[tuple[dict[str, str], str]] = []
+        clock = self.stack.clock
+        step = max(self.timing.real(self.timing.scrape_s), (stop - start) / 200)
+        for need in relevant(needs_of(alert, self.catalog.rule(alert).expr), labels):
+            try:
+                series = self.prom.query_range(need.count_expr(self.timing.real(need.window_s)),
+                                               clock.to_wall(start), clock.to_wall(stop), step)
+            except Exception as exc:
+                log.warning("events of %s not counted, judged as they are: %s", need.describe(), exc)
+                continue
+            held = {need.group_of(m): min(v for _, v in values) for m, values in series if values}
+            out += [(need.identity(g), why) for g, why in unresolved(need, held).items()]
+        return out
 
     def _apply_scale(self, scn: Scenario, result: ScenarioResult, cap: float) -> None:
         """Run this scenario at its own scale: the stack's rules, scrape and Alertmanager timers follow."""
@@ -458,6 +513,9 @@ class ScenarioRunner:
         self.timing = Timing(scale, terms=self.opt.terms or RealTerms())
         result.time_scale = scale
         result.notes.append(f"time scale {scale:g}: " + "; ".join(choice.limits[:3]))
+        if choice.under_resolved:
+            result.notes.append("windows too sparse at any affordable scale, judged on the events they hold: "
+                                + "; ".join(choice.under_resolved))
         log.info("%s: time scale %g (%s)", scn.name, scale, choice.limits[0])
 
     def _latencies(self, records_path: Path, endpoint: str, t0: float, end: float) -> np.ndarray:

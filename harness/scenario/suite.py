@@ -21,6 +21,7 @@ from harness.config import REPO_ROOT, RULES_DIR, STACK_DIR, Config
 from harness.errors import HarnessError
 from harness.scenario.catalog import Catalog, load_catalog
 from harness.scenario.model import Scenario, load_scenario
+from harness.scenario.resolution import EventRates
 from harness.scenario.result import ScenarioResult
 from harness.scenario.runner import RunOptions, ScenarioRunner
 from harness.scenario.timing import RealTerms
@@ -162,18 +163,29 @@ def starting_config(cfg: Config) -> Config:
     return replace(cfg, time_scale=min(cfg.time_scale, START_SCALE)) if cfg.backend == "local" else cfg
 
 
-def measured_terms(stack: Any, backend: str, records_dir: Path) -> RealTerms | None:
+@dataclass(frozen=True)
+class Measured:
+    """What the harness measured on the stack before the suite: its real terms and its load's event rates."""
+
+    terms: RealTerms | None = None
+    rates: EventRates | None = None
+
+    def describe(self) -> list[str]:
+        return self.terms.describe() if self.terms else []
+
+
+def measured_terms(stack: Any, backend: str, records_dir: Path) -> Measured:
     """The stack's real terms, measured on a stack the harness started (an external stack is not ours to
     crash; the docker backend has no process control): bounds then carry no real terms. Then the stack is
-    warmed up with load, so the first scenario does not meet cold pools and caches."""
+    warmed up with load, so the first scenario does not meet cold pools and caches, and what its counters
+    count per request meanwhile is kept (the events a scenario's windows will hold at its load rate)."""
     if backend != "local":
         log.info("real terms not measured on the %s backend: default bounds have production terms only", backend)
-        return None
+        return Measured()
     from harness.stack.measure import measure_terms, warm_up
 
     terms = measure_terms(stack)
-    warm_up(stack, records_dir)
-    return terms
+    return Measured(terms, warm_up(stack, records_dir))
 
 
 def new_run_id(kind: str) -> str:
@@ -266,8 +278,8 @@ def run_plans(plans: Sequence[Plan], cfg: Config, *, kind: str,
             first = plans[0]
             stack = start_stack(starting_config(cfg), rules=first.rule_files,
                                 alertmanager_config=first.alertmanager_config, clock=clock, timeline=timeline)
-            terms = measured_terms(stack, cfg.backend, records_dir)
-            report.notes += [f"measured: {line}" for line in terms.describe()] if terms else []
+            measured = measured_terms(stack, cfg.backend, records_dir)
+            report.notes += [f"measured: {line}" for line in measured.describe()]
             if on_start is not None:
                 on_start(stack, records_dir)
             for i, plan in enumerate(plans):
@@ -278,7 +290,8 @@ def run_plans(plans: Sequence[Plan], cfg: Config, *, kind: str,
                 runner = ScenarioRunner(stack, plan.catalog, run_options(plan.catalog, cfg.time_scale, records_dir,
                                                                          backend=cfg.backend,
                                                                          load_workers=cfg.load_workers,
-                                                                         terms=terms))
+                                                                         terms=measured.terms,
+                                                                         rates=measured.rates))
                 for scn in plan.scenarios:
                     reset_stack(stack)
                     res = runner.run(scn)

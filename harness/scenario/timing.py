@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from harness.scenario.catalog import AlertRule
+from harness.scenario.resolution import AFFORDABLE_SCALE
 
 # Production-time cadence of the reference stack (the betting guide: scrape every 15 s; its rule groups
 # evaluate every 30 s; Prometheus's default evaluation interval is 1 m).
@@ -166,11 +167,15 @@ class ScaleChoice:
     scale: float
     limits: tuple[str, ...]          # every limit that applied, the binding one first
     refused: str | None = None       # why the scenario cannot be made meaningful here
+    # Event needs no affordable scale meets (resolution.AFFORDABLE_SCALE): judged after the run on the
+    # events their windows actually held.
+    under_resolved: tuple[str, ...] = ()
 
 
 def choose_scale(cap: float, *, scenario_max: float | None, terms: RealTerms | None, down: Iterable[str],
                  bounds: Iterable[tuple[str, float, float]],
-                 windows: Iterable[tuple[str, str, float]] = ()) -> ScaleChoice:
+                 windows: Iterable[tuple[str, str, float]] = (),
+                 events: Iterable[tuple[float, str]] = ()) -> ScaleChoice:
     """The largest scale, at most ``cap``, at which a scenario still means what it says.
 
     ``down``: services the scenario takes down; ``bounds``: (what, production seconds, real seconds) of each
@@ -178,7 +183,9 @@ def choose_scale(cap: float, *, scenario_max: float | None, terms: RealTerms | N
     loaded rules read. Limits: the scenario's own ``max_time_scale``; every window over the metrics of a job
     whose exporters need a longer scrape timeout than the compressed interval (``job_intervals``) still
     holding ``MIN_SCRAPES_PER_WINDOW`` of its scrapes; each bound's real terms at most ``MAX_REAL_SHARE`` of
-    its compressed part. Whole numbers, so durations stay readable.
+    its compressed part; every window an expected alert reads holding the events its threshold needs at the
+    scenario's load rate (``events``: (largest scale, why), harness.scenario.resolution.limits), where a scale
+    of at least ``AFFORDABLE_SCALE`` does it. Whole numbers, so durations stay readable.
     """
     limits: list[tuple[float, str]] = [(cap, f"--time-scale {cap:g} (the cap)")]
     if scenario_max is not None:
@@ -195,9 +202,14 @@ def choose_scale(cap: float, *, scenario_max: float | None, terms: RealTerms | N
             if real_s > 0:
                 limits.append((MAX_REAL_SHARE * production_s / real_s,
                                f"{name}: {real_s:.2f} s of real terms <= {MAX_REAL_SHARE:.0%} of its bound"))
+    under: list[tuple[float, str]] = []
+    for lim, text in events:
+        (limits if lim >= AFFORDABLE_SCALE else under).append((lim, text))
     limits.sort(key=lambda x: x[0])
     value = math.floor(limits[0][0] + 1e-9)
     texts = tuple(f"{text} allows {lim:.1f}" for lim, text in limits)
     if value < 1:
         return ScaleChoice(1.0, texts, refused=f"even real time is too fast: {limits[0][1]}")
-    return ScaleChoice(float(value), texts)
+    # An under-resolved need is met anyway where another limit brought the scale down to what it allows.
+    return ScaleChoice(float(value), texts, under_resolved=tuple(
+        f"{text} allows {lim:.1f}, below {AFFORDABLE_SCALE:g}" for lim, text in sorted(under) if lim < value))

@@ -109,21 +109,29 @@ def fires_within(events: Sequence[Event], alert: str, *, since: float, within: f
 
 
 def stays_silent(events: Sequence[Event], alert: str, *, start: float, end: float,
-                 labels: Mapping[str, str] | None = None) -> Verdict:
+                 labels: Mapping[str, str] | None = None,
+                 unjudged: Sequence[tuple[Mapping[str, str], str]] = ()) -> Verdict:
     """The alert is not firing at any instant of [start, end], including firing carried in from before
     ``start`` (pass ``events`` with the state at ``start``, Timeline.events_with_state). Pending is reported
-    but allowed."""
-    firing = [iv for iv in alert_intervals(events, alert, labels) if iv.overlaps(start, end)]
+    but allowed. ``unjudged``: (labels, why) of series whose windows held too few events to resolve the
+    threshold (harness.scenario.resolution); their firing is reported, not failed."""
+    def judged(iv: Interval) -> bool:
+        return not any(_matches(iv.labels, ident) for ident, _ in unjudged)
+
+    overlapping = [iv for iv in alert_intervals(events, alert, labels) if iv.overlaps(start, end)]
+    firing = [iv for iv in overlapping if judged(iv)]
+    skipped = [why for ident, why in unjudged if any(_matches(iv.labels, ident) for iv in overlapping)]
     expected = f"not firing in [{start:.2f}s, {end:.2f}s]"
+    note = f"; fired where not judged: {'; '.join(skipped)}" if skipped else ""
     if firing:
         iv = firing[0]
         when = (f"already firing when the window opened (since t={iv.start:.2f}s)" if iv.start < start
                 else f"firing from t={iv.start:.2f}s")
         return Verdict("silent", alert, FAIL, expected,
-                       f"{when} to {_fmt(iv.end)} ({len(firing)} interval(s))",
+                       f"{when} to {_fmt(iv.end)} ({len(firing)} interval(s))" + note,
                        window=(start, end), evidence={"labels": dict(iv.labels)})
     pending = [iv for iv in alert_intervals(events, alert, labels, "pending") if iv.overlaps(start, end)]
-    observed = "silent" + (f" (pending {len(pending)} time(s), never firing)" if pending else "")
+    observed = "silent" + (f" (pending {len(pending)} time(s), never firing)" if pending else "") + note
     return Verdict("silent", alert, PASS, expected, observed, window=(start, end))
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import requests
 
 from harness.faults import Faults
+from harness.scenario.resolution import EventRates, rates_from_counts
 from harness.scenario.timing import EXPORTER_OF, PRODUCTION_SCRAPE_TIMEOUT_S, RealTerms
 from harness.stack.model import Stack
 from harness.timeline import MARK
@@ -56,13 +57,28 @@ def wait_reported_up(url: str, marker: str, session: requests.Session, timeout: 
 
 # Seconds of steady load after the measurement (which crashes and restarts services) and before the first
 # scenario: the API's pools reconnect and its cache fills, so the first scenario meets a warm stack.
-WARM_UP_S = 10.0
+WARM_UP_S = 30.0
 WARM_UP_RATE = 30.0
+RATE_SETTLE_S = 5.0
 
 
-def warm_up(stack: Stack, records_dir: Path, seconds: float = WARM_UP_S) -> None:
+Series = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def counters(url: str, session: requests.Session) -> dict[Series, float]:
+    """Every counter sample (``_total``, a histogram's ``_count``) of a /metrics page."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = session.get(url, timeout=PRODUCTION_SCRAPE_TIMEOUT_S).text
+    return {(s.name, tuple(sorted(s.labels.items()))): float(s.value)
+            for fam in text_string_to_metric_families(text) for s in fam.samples
+            if s.name.endswith(("_total", "_count"))}
+
+
+def warm_up(stack: Stack, records_dir: Path, seconds: float = WARM_UP_S) -> EventRates | None:
+    """Steady load on the API; returns what each of its counters counts per request meanwhile."""
     if "api" not in stack.urls:
-        return
+        return None
     from harness.load import run_load
     from harness.load.profile import profile_from_spec
 
@@ -70,10 +86,21 @@ def warm_up(stack: Stack, records_dir: Path, seconds: float = WARM_UP_S) -> None
     load = run_load(stack.urls["api"], profile_from_spec("constant_rate", rate=WARM_UP_RATE, duration=seconds),
                     records_path=records_dir / "warm-up.records", clock=stack.clock,
                     run_id=stack.run_id)
+    session = requests.Session()
+    metrics = f"{stack.urls['api']}/metrics"
     try:
-        time.sleep(seconds)
+        time.sleep(min(RATE_SETTLE_S, seconds / 4))   # the first requests meet cold pools: not counted
+        before = counters(metrics, session)
+        time.sleep(max(0.0, seconds - min(RATE_SETTLE_S, seconds / 4)))
+        after = counters(metrics, session)
     finally:
         load.stop()
+    requests_served = sum(v - before.get(k, 0.0) for k, v in after.items() if k[0] == "http_requests_total")
+    rates = rates_from_counts(before, after, requests_served)
+    log.info("measured events per request over %.0f requests: %s", requests_served, ", ".join(
+        f"{name}{dict(labels)} {share:.4f}" for (name, labels), share in sorted(rates.per_request.items())
+        if name == "query_duration_seconds_count"))
+    return rates
 
 
 def measure_terms(stack: Stack) -> RealTerms:

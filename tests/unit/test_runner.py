@@ -252,6 +252,80 @@ def test_warm_up_lasts_until_every_judged_alert_has_seen_a_full_for_and_window_o
     one = parse_scenario("duration: 10m\nexpect:\n  - silent: QueryLatencyHigh\n")
     assert runner.warmup(one) == 600.0                      # for 5m + window 5m
     assert runner.warmup(parse_scenario("duration: 10m\nwarmup: 15m\nexpect:\n  - silent: RedisDown\n")) == 900.0
-    # "*" judges every alert; a 30-day window is not waited out.
+    # "*" judges every alert; a 30-day window is not waited out, nor does it lengthen the scenario's own.
     assert runner.warmup(parse_scenario("duration: 10m\nexpect:\n  - silent: '*'\n")) == runner.MAX_WARMUP_S
+    assert runner.warmup(parse_scenario("duration: 10m\nwarmup: 1m\nexpect:\n  - fires: Budget\n")) == 60.0
     assert runner.warmup(parse_scenario("duration: 10m\nexpect:\n  - silent: RedisDown\n")) == 300.0
+
+
+LATENCY = AlertRule("QueryLatencyHigh", 'histogram_quantile(0.95, sum by (le, query_name) (rate('
+                    'query_duration_seconds_bucket{query_name=~"query1|query2"}[5m]))) > 0.005',
+                    300, {}, "g", None, "f")
+
+
+class CountingProm(FakeProm):
+    """Prometheus answering the events each query group's window held: query1 6 at worst, query2 90."""
+
+    def query_range(self, expr, start, end, step):
+        self.asked = expr
+        return [({"query_name": "query1"}, [(start, 9.0), (end, 6.0)]),
+                ({"query_name": "query2"}, [(start, 90.0), (end, 95.0)])]
+
+
+def _latency_runner(rates=None):
+    clock = FakeClock()
+    stack = FakeStack(clock, Timeline())
+    catalog = Catalog(alerts={**CATALOG.alerts, "QueryLatencyHigh": LATENCY})
+    runner = ScenarioRunner(stack, catalog, RunOptions(time_scale=10, records_dir=Path("/nonexistent"),
+                                                       sleep=clock.sleep, rates=rates),
+                            prometheus=CountingProm(()))
+    for name, t0, t1 in (("query1", 10.0, 20.0),):
+        lab = {"alertname": "QueryLatencyHigh", "query_name": name}
+        stack.timeline.record(t0, ALERT_STATE, "QueryLatencyHigh", state="firing", labels=lab)
+        stack.timeline.record(t1, ALERT_STATE, "QueryLatencyHigh", state="inactive", labels=lab)
+    return runner, stack
+
+
+def test_a_broad_silent_check_reports_firing_on_a_window_too_sparse_to_resolve_its_threshold():
+    runner, stack = _latency_runner()
+    scn = parse_scenario("duration: 10m\nload: {profile: none}\nexpect:\n  - silent: QueryLatencyHigh\n")
+    (v,) = runner.evaluate(scn, stack.timeline, 0.0, 60.0, {}, Path("/nonexistent"))
+    assert v.status == PASS
+    assert "fired where not judged: QueryLatencyHigh{query_name=query1}" in v.observed
+    assert "held 6 events, 60 needed" in v.observed
+    # The window is compressed with the scenario's scale (5m at scale 10).
+    assert runner.prom.asked.endswith("[30000ms]))")
+
+
+def test_a_silent_check_that_names_a_sparse_branch_is_inconclusive_not_passed():
+    runner, stack = _latency_runner()
+    scn = parse_scenario("duration: 10m\nload: {profile: none}\nexpect:\n  - silent: QueryLatencyHigh\n"
+                         "    labels: {query_name: query1}\n")
+    (v,) = runner.evaluate(scn, stack.timeline, 0.0, 60.0, {}, Path("/nonexistent"))
+    assert v.status == FAIL and v.observed.startswith("inconclusive: ")
+    assert "lower the scenario's max_time_scale or raise its load rate" in v.observed
+    # query2's windows held enough: judged, and it never fired.
+    scn2 = parse_scenario("duration: 10m\nload: {profile: none}\nexpect:\n  - silent: QueryLatencyHigh\n"
+                          "    labels: {query_name: query2}\n")
+    (v2,) = runner.evaluate(scn2, stack.timeline, 0.0, 60.0, {}, Path("/nonexistent"))
+    assert v2.status == PASS and "not judged" not in v2.observed
+
+
+def test_the_scale_keeps_the_events_a_judged_window_needs_at_the_scenarios_load_rate():
+    from harness.scenario.resolution import EventRates
+
+    # query2 runs once in ten requests: at 40 req/s a 5m window holds 1200 of them at real time, 60 needed
+    # (x1.5 planned): scale 13; query1 (one in a thousand) cannot be met at an affordable scale.
+    rates = EventRates({("query_duration_seconds_count", (("query_name", "query2"),)): 0.1,
+                        ("query_duration_seconds_count", (("query_name", "query1"),)): 0.001})
+    runner, _ = _latency_runner(rates)
+    scn = parse_scenario("duration: 10m\nload: {profile: constant_rate, rate: 40}\nexpect:\n"
+                         "  - silent: QueryLatencyHigh\n")
+    choice = runner.choose_scale(scn, cap=60)
+    assert choice.scale == 13
+    assert "query_name=query2" in choice.limits[0]
+    assert len(choice.under_resolved) == 1 and "query_name=query1" in choice.under_resolved[0]
+    # Raising the load rate allows a higher scale.
+    faster = parse_scenario("duration: 10m\nload: {profile: constant_rate, rate: 80}\nexpect:\n"
+                            "  - silent: QueryLatencyHigh\n")
+    assert runner.choose_scale(faster, cap=60).scale == 26
