@@ -11,6 +11,7 @@ scenario is validated before anything starts (harness.scenario.validate).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +23,10 @@ from ruamel.yaml.error import YAMLError
 
 from harness.durations import parse_duration
 from harness.errors import ValidationError
+from harness.scenario.history import History
 
 LOAD_PROFILES = ("constant_users", "ramp", "steps", "spike", "constant_rate", "none")
-EXPECT_KINDS = ("fires", "silent", "resolves", "notified", "inhibited", "slo", "latency", "unsupported")
+EXPECT_KINDS = ("fires", "silent", "resolves", "notified", "inhibited", "slo", "latency", "budget", "unsupported")
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ class Scenario:
     # The largest time scale at which this scenario means something (its windows hold enough requests to
     # resolve its thresholds); the run's scale is capped by it. None: no cap of its own.
     max_time_scale: float | None = None
+    # Request history backfilled before the scenario (harness.scenario.history): a long window starts at
+    # the service's normal good ratio instead of empty.
+    history: History | None = None
 
     def fault(self, fault_id: str | None) -> FaultSpec | None:
         if fault_id is None:
@@ -168,7 +173,7 @@ def parse_scenario(text: str, *, file: str = "<string>", default_name: str = "sc
     top = Located(file, 1)
     root = _mapping(doc, top, "(document)")
     _check_keys(root, {"name", "description", "tags", "duration", "warmup", "load", "faults", "expect",
-                      "fresh_history", "max_time_scale"}, file, "")
+                      "fresh_history", "max_time_scale", "history"}, file, "")
 
     def at(node: Any, key: Any) -> Located:
         return Located(file, _line(node, key))
@@ -255,6 +260,7 @@ def parse_scenario(text: str, *, file: str = "<string>", default_name: str = "sc
             raise at(root, "max_time_scale").error("max_time_scale", f"must be a number >= 1, got "
                                                    f"{root['max_time_scale']!r}", hint="e.g. max_time_scale: 30")
 
+    history = _history(root["history"], at(root, "history"), file) if "history" in root else None
     tags = root.get("tags") or []
     return Scenario(
         name=str(root.get("name", default_name)),
@@ -268,4 +274,35 @@ def parse_scenario(text: str, *, file: str = "<string>", default_name: str = "sc
         tags=tuple(str(t) for t in tags),
         fresh_history=bool(root.get("fresh_history", False)),
         max_time_scale=max_scale,
+        history=history,
     )
+
+
+def share(value: Any, where: Located, field_: str) -> float:
+    """A share written 0.8 or "80%", in [0, 1]."""
+    try:
+        x = float(value[:-1]) / 100 if isinstance(value, str) and value.strip().endswith("%") else float(value)
+    except (TypeError, ValueError):
+        x = math.nan
+    if not 0 <= x <= 1:
+        raise where.error(field_, f"must be a share between 0 and 1 (or 0% and 100%), got {value!r}")
+    return x
+
+
+def _history(node: Any, where: Located, file: str) -> History:
+    hn = _mapping(node, where, "history")
+    _check_keys(hn, {"window", "good_ratio", "rate"}, file, "history")
+    for req in ("window", "good_ratio"):
+        if req not in hn:
+            raise where.error(f"history.{req}", "missing",
+                              hint="e.g. history: {window: 30d, good_ratio: 0.9998}")
+    good = share(hn["good_ratio"], where, "history.good_ratio")
+    rate = None
+    if hn.get("rate") is not None:
+        try:
+            rate = float(hn["rate"])
+        except (TypeError, ValueError):
+            rate = 0.0
+        if rate <= 0:
+            raise where.error("history.rate", f"must be requests/s > 0, got {hn['rate']!r}")
+    return History(window_s=_duration(hn["window"], where, "history.window"), good_ratio=good, rate=rate)

@@ -19,10 +19,20 @@ from harness.observe.prometheus import PrometheusClient
 from harness.rules.metrics import split_comparison
 from harness.scenario import verdict as V
 from harness.scenario.catalog import AlertRule, Catalog, expand_records
-from harness.scenario.model import Expectation, FaultSpec, Scenario
+from harness.scenario.history import METRIC as HISTORY_METRIC
+from harness.scenario.history import Backfill, BudgetLevels, budget_remaining, judge_budget
+from harness.scenario.model import Expectation, FaultSpec, Scenario, share
 from harness.scenario.resolution import EventRates, Need, limits, needs_of, relevant, unresolved
 from harness.scenario.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
-from harness.scenario.timing import DOWN_KINDS, RealTerms, ScaleChoice, Timing, choose_scale, job_intervals
+from harness.scenario.timing import (
+    DOWN_KINDS,
+    MIN_SCRAPES_PER_WINDOW,
+    RealTerms,
+    ScaleChoice,
+    Timing,
+    choose_scale,
+    job_intervals,
+)
 from harness.timeline import MARK, PHASE, Timeline
 
 log = logging.getLogger("harness.scenario")
@@ -94,6 +104,7 @@ class ScenarioRunner:
         self._faults_factory = faults_factory
         self._load_factory = load_factory
         self._slo_rows: list[dict[str, Any]] = []
+        self._backfill: Backfill | None = None
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self, scn: Scenario, *, cap: float | None = None) -> ScenarioResult:
@@ -112,9 +123,12 @@ class ScenarioRunner:
         try:
             self._apply_scale(scn, result, self.opt.time_scale if cap is None else cap)
             timeline.record(clock.now(), MARK, "time_scale", scenario=scn.name, scale=result.time_scale)
-            if scn.fresh_history or self.opt.fresh_history:
+            if scn.fresh_history or self.opt.fresh_history or scn.history is not None:
                 self.prom.delete_all_series()
                 timeline.record(clock.now(), MARK, "fresh_history", scenario=scn.name)
+            self._backfill = None
+            if scn.history is not None:
+                self._backfill = self.backfill(scn, result)
             active = wait_quiet(self.prom, clock, self.opt.quiet_timeout, self.opt.sleep, self.opt.sticky_alerts,
                                 am=self.am)
             noise = [a for a in active if a not in self.opt.sticky_alerts]
@@ -173,6 +187,56 @@ class ScenarioRunner:
                 self.evaluate(scn, timeline, t0, result.ended, fault_times, records_path), t0, result.ended)
             result.slo = self._slo_rows
         return result
+
+    def backfill(self, scn: Scenario, result: ScenarioResult) -> Backfill:
+        """The scenario's history, written into Prometheus up to now at this scenario's scale."""
+        assert scn.history is not None
+        clock = self.stack.clock
+        # Samples as scraped, or sparser while every window over the counter holds MIN_SCRAPES_PER_WINDOW
+        # (a 30-day history at scrape cadence is 170 000 samples a series: half a minute of promtool).
+        shortest = min((w for _, metric, w in self.catalog.windows() if metric == HISTORY_METRIC), default=300.0)
+        interval = max(self.timing.scrape_s, shortest / MIN_SCRAPES_PER_WINDOW)
+        plan = Backfill.plan(scn.history, load_rate=scn.load.rate, scale=self.timing.scale,
+                             end=clock.to_wall(clock.now()), interval_s=self.timing.real(interval))
+        self.stack.backfill(plan.openmetrics(), start=plan.start, end=plan.end, step_s=plan.interval_s)
+        total, bad = plan.counts(plan.start, plan.end)
+        self.stack.timeline.record(clock.now(), MARK, "history", scenario=scn.name, requests=total, bad=bad,
+                                   start=plan.start, end=plan.end, good_ratio=scn.history.good_ratio)
+        result.notes.append(f"history: {total:,.0f} requests over the {scn.history.window_s / 86400:g}-day window "
+                            f"before the scenario ({plan.end - plan.start:,.0f} s at scale {self.timing.scale:g}), "
+                            f"{bad:,.0f} of them bad ({1 - scn.history.good_ratio:.3%})")
+        return plan
+
+    def _budget_verdicts(self, scn: Scenario, e: Expectation, records_path: Path, t0: float,
+                         end: float) -> list[Verdict]:
+        from harness.load.records import read_records
+
+        plan = self._backfill
+        if plan is None or scn.history is None:
+            return [Verdict("budget", e.subject, ERROR, "a backfilled history", "the history was not written")]
+        clock = self.stack.clock
+        objective = share(e.params["objective"], e.where, "budget.objective")
+        rec = read_records(records_path) if records_path.exists() else None
+        ends = (np.array([clock.to_wall(clock.from_monotonic(x)) for x in rec.end]) if rec is not None
+                else np.array([]))
+        seen = rec.status > 0 if rec is not None else np.array([], dtype=bool)
+        bad = rec.status >= 500 if rec is not None else np.array([], dtype=bool)
+        window = self.timing.real(scn.history.window_s)
+
+        def truth(t: float) -> float:
+            h_total, h_bad = plan.counts(t - window, t)
+            live = (ends > t - window) & (ends <= t) & seen
+            return budget_remaining(h_total + float(live.sum()), h_bad + float((live & bad).sum()), objective)
+
+        def rule(t: float) -> float | None:
+            got = self.prom.query(e.subject, at=clock.to_wall(t))
+            return got[0].value if got else None
+
+        levels = BudgetLevels(truth(clock.to_wall(t0)), truth(clock.to_wall(end)), rule(t0), rule(end))
+        return judge_budget(e.subject, levels, consumed=share(e.params["consumed"], e.where, "budget.consumed"),
+                            tolerance=share(e.params.get("tolerance", 0.01), e.where, "budget.tolerance"),
+                            start=share(e.params["start"], e.where, "budget.start") if "start" in e.params
+                            else None)
 
     def _faults(self) -> Any:
         if self._faults_factory is not None:
@@ -403,6 +467,8 @@ class ScenarioRunner:
                                      budget=parse_duration(e.params["budget"]))]
         if e.kind == "slo":
             return self._slo_verdicts(scn, e, records_path, t0, end)
+        if e.kind == "budget":
+            return self._budget_verdicts(scn, e, records_path, t0, end)
         raise RuntimeError(f"unknown expectation kind {e.kind}")
 
     def _within(self, e: Expectation, default_production_s: float, real_s: float) -> float:

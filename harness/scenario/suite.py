@@ -68,7 +68,7 @@ def validation_context(catalog: Catalog) -> ValidationContext:
 
     slos = frozenset(s.name for s in load_slo_spec(DEFAULT_SPEC).slos)
     return ValidationContext(alerts=frozenset(catalog.alerts), receivers=catalog.receivers, slo_names=slos,
-                             receiver_roles=catalog.receivers_by_role)
+                             receiver_roles=catalog.receivers_by_role, records=catalog.records)
 
 
 def shipped_alerts() -> frozenset[str]:
@@ -80,9 +80,10 @@ def applicable(scn: Scenario, catalog: Catalog) -> list[str]:
     """Alerts of the shipped packs that a scenario names and the loaded packs lack (empty: it applies).
 
     A name found in no pack at all is not "not applicable": validation reports it as an error (a typo)."""
-    named = {e.subject for e in scn.expectations if e.kind not in ("slo", "latency") and e.subject != "*"}
+    named = {e.subject for e in scn.expectations if e.kind not in ("slo", "latency", "budget") and e.subject != "*"}
     named |= {str(e.params["by"]) for e in scn.expectations if e.kind == "inhibited" and "by" in e.params}
-    return sorted((named - set(catalog.alerts)) & shipped_alerts())
+    records = {e.subject for e in scn.expectations if e.kind == "budget"} - set(catalog.records)
+    return sorted(((named - set(catalog.alerts)) & shipped_alerts()) | records)
 
 
 @dataclass

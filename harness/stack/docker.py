@@ -104,6 +104,10 @@ class DockerBackend:
         raise HarnessError("the docker backend loads stack/alertmanager/docker.yml as mounted",
                            hint="edit it there and POST /-/reload to Alertmanager")
 
+    def backfill(self, openmetrics: str, *, start: float, end: float, step_s: float) -> None:
+        raise HarnessError("the docker backend cannot backfill history into its Prometheus (a scenario's "
+                           "`history:`)", hint="run history scenarios on the local backend")
+
     def teardown(self) -> None:
         self.compose.stop()  # type: ignore[attr-defined]
 

@@ -44,6 +44,10 @@ class ExternalBackend:
         raise HarnessError("the external backend does not manage Alertmanager's config",
                            hint="deploy the config to the external Alertmanager yourself, then reload it")
 
+    def backfill(self, openmetrics: str, *, start: float, end: float, step_s: float) -> None:
+        raise HarnessError("the external stack's Prometheus history is not the harness's to write (a scenario's "
+                           "`history:` backfills it)", hint="run history scenarios on the local backend")
+
     def teardown(self) -> None:
         return None
 

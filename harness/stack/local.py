@@ -77,6 +77,9 @@ class LocalBackend:
         alertmanager.reload(self.plan, path, self.sinks)
         self.plan.alertmanager_source = path
 
+    def backfill(self, openmetrics: str, *, start: float, end: float, step_s: float) -> None:
+        prometheus.backfill(self.plan, openmetrics, start=start, end=end, step_s=step_s)
+
     def teardown(self) -> None:
         """Reverse start order, best effort per service; the first error is raised after all ran."""
         plan = self.plan

@@ -60,6 +60,8 @@ class Backend(Protocol):
 
     def reload_alertmanager(self, path: Path) -> None: ...
 
+    def backfill(self, openmetrics: str, *, start: float, end: float, step_s: float) -> None: ...
+
     def teardown(self) -> None: ...
 
 
@@ -125,6 +127,12 @@ class Stack:
     def reload_alertmanager(self, path: Path) -> None:
         """Switch Alertmanager to another config (receivers pointed at the sinks, timers scaled) by reload."""
         self._backend.reload_alertmanager(Path(path))
+
+    def backfill(self, openmetrics: str, *, start: float, end: float, step_s: float) -> None:
+        """Add samples before now (OpenMetrics text with timestamps) to Prometheus's history, and the
+        recording rules' values over [start, end] (unix seconds, every ``step_s``); or raise HarnessError
+        saying why this backend cannot."""
+        self._backend.backfill(openmetrics, start=start, end=end, step_s=step_s)
 
     def stop(self) -> None:
         with self._stop_lock:

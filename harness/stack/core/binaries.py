@@ -27,6 +27,7 @@ BINARIES: dict[str, Binary] = {
         Binary("pg_basebackup", "postgresql", PG_BIN_DIRS),
         Binary("redis-server", "redis-server"),
         Binary("prometheus", "prometheus"),
+        Binary("promtool", "prometheus"),
         Binary("prometheus-alertmanager", "prometheus-alertmanager"),
         Binary("prometheus-postgres-exporter", "prometheus-postgres-exporter"),
         Binary("prometheus-redis-exporter", "prometheus-redis-exporter"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,10 @@ from harness.stack.core.readiness import HttpReady, backoff_delays
 from harness.stack.services.plan import LocalPlan
 
 log = logging.getLogger("harness.stack")
+
+# Long enough for a backfilled 30-day window at real time (harness.scenario.history); the run dir goes at
+# the end of the run anyway.
+RETENTION = "35d"
 
 
 @dataclass(frozen=True)
@@ -130,13 +135,73 @@ def start(plan: LocalPlan) -> ManagedProcess:
     config = write_config(plan)
     argv = [find_binary("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={home / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle", "--web.enable-admin-api",
-            "--storage.tsdb.retention.time=1d"]
+            f"--storage.tsdb.retention.time={RETENTION}"]
     proc = plan.register(ManagedProcess("prometheus", argv, plan.ctx, port=port, timeout=plan.timeout,
                                         ready=HttpReady(plan.url("prometheus", "/-/ready")),
                                         hint="a rule file Prometheus cannot parse stops it at start: see "
                                         "the log above (the rewritten rules are in the run dir)"))
     proc.start()
     return proc
+
+
+def backfill(plan: LocalPlan, openmetrics: str, *, start: float, end: float, step_s: float) -> None:
+    """The samples as TSDB blocks in Prometheus's data directory, then the recording rules over them (as if
+    they had been evaluated all along: a rule averaging a record over 30 days needs the record's history
+    too). Prometheus is restarted to open each set of blocks (it finds new blocks by itself only at its next
+    minute's reload)."""
+    home = plan.run_dir / "prometheus"
+    work = home / "backfill"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        source = work / "history.om"
+        source.write_text(openmetrics, encoding="utf-8")
+        _promtool(["openmetrics", str(source), str(work / "raw")], f"the OpenMetrics text is in {source}")
+        _open_blocks(plan, work / "raw")
+        rules = _recording_rules(plan.rule_files, work / "rules", step_s)
+        if rules:
+            _promtool(["rules", f"--url={plan.url('prometheus')}", f"--start={int(start)}", f"--end={int(end)}",
+                       f"--output-dir={work / 'records'}", f"--eval-interval={max(1, round(step_s))}s", "--quiet",
+                       *map(str, rules)], "the rule files are the run's rewritten ones")
+            _open_blocks(plan, work / "records")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _promtool(args: list[str], hint: str) -> None:
+    out = subprocess.run([find_binary("promtool"), "tsdb", "create-blocks-from", *args], capture_output=True,
+                         text=True, timeout=600)
+    if out.returncode != 0:
+        raise HarnessError(f"promtool tsdb create-blocks-from {args[0]} failed: {out.stderr.strip()[-500:]}",
+                           hint=hint)
+
+
+def _open_blocks(plan: LocalPlan, blocks: Path) -> None:
+    if not blocks.is_dir():
+        return
+    for block in blocks.iterdir():
+        shutil.move(str(block), str(plan.run_dir / "prometheus" / "data" / block.name))
+    proc = plan.processes["prometheus"]
+    proc.stop()
+    proc.start()
+
+
+def _recording_rules(files: Sequence[Path], out_dir: Path, step_s: float) -> list[Path]:
+    """Copies of the rule files with only their recording rules, every group evaluated every ``step_s``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, f in enumerate(files):
+        doc = yaml.safe_load(Path(f).read_text(encoding="utf-8")) or {}
+        groups = []
+        for g in doc.get("groups") or []:
+            records = [r for r in g.get("rules") or [] if "record" in r]
+            if records:
+                groups.append({**g, "interval": f"{max(1, round(step_s))}s", "rules": records})
+        if groups:
+            path = out_dir / f"{i:02d}-{Path(f).name}"
+            path.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False), encoding="utf-8")
+            written.append(path)
+    return written
 
 
 def reload(url: str, log_path: Path | None = None) -> None:
