@@ -90,7 +90,8 @@ class HarnessSession:
                 self.stack = start_stack(starting_config(self.cfg), rules=self.rule_files,
                                          alertmanager_config=self.am_config, clock=self.clock,
                                          timeline=self.timeline)
-                measured = measured_terms(self.stack, self.cfg.backend, self.run_dir / "records")
+                measured = measured_terms(self.stack, self.cfg.backend, self.run_dir / "records",
+                                          self.catalog.group_wait_s)
             except Exception as exc:
                 self.start_error = exc
                 raise

@@ -21,6 +21,9 @@ ALERT_STATE = "alert_state"          # name: alertname; data: {"state": pending|
 AM_STATE = "am_state"                # name: alertname; data: {"state": active|suppressed, "inhibited_by", ...}
 NOTIFICATION = "notification"        # name: receiver; data: {"protocol", "status", "alerts": [...], "payload"}
 MARK = "mark"                        # free-form annotation
+# The alert the harness sends straight to Alertmanager before a suite to time its delivery
+# (harness.stack.measure); it is the harness's, not the pack's, and reports leave it out.
+DELIVERY_PROBE = "HarnessDeliveryProbe"
 
 
 @dataclass(frozen=True)

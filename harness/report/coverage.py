@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.report.model import RuleCoverage
 from harness.scenario.result import FAIL, PASS, ScenarioResult
-from harness.timeline import ALERT_STATE, NOTIFICATION, Event
+from harness.timeline import ALERT_STATE, DELIVERY_PROBE, NOTIFICATION, Event
 
 
 def _alertnames(alerts: Any) -> list[str]:
@@ -27,7 +27,7 @@ def _alertnames(alerts: Any) -> list[str]:
         elif isinstance(a, dict):
             labels = a["labels"] if isinstance(a.get("labels"), dict) else {}
             name = labels.get("alertname") or a.get("alertname") or a.get("name")
-            if name:
+            if name and name != DELIVERY_PROBE:
                 out.append(str(name))
     return out
 

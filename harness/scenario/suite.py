@@ -175,17 +175,18 @@ class Measured:
         return self.terms.describe() if self.terms else []
 
 
-def measured_terms(stack: Any, backend: str, records_dir: Path) -> Measured:
+def measured_terms(stack: Any, backend: str, records_dir: Path, group_wait_s: float = 30.0) -> Measured:
     """The stack's real terms, measured on a stack the harness started (an external stack is not ours to
-    crash; the docker backend has no process control): bounds then carry no real terms. Then the stack is
-    warmed up with load, so the first scenario does not meet cold pools and caches, and what its counters
-    count per request meanwhile is kept (the events a scenario's windows will hold at its load rate)."""
+    crash; the docker backend has no process control): bounds then carry no real terms. Then Alertmanager's
+    delivery is timed, and the stack is warmed up with load, so the first scenario does not meet cold pools
+    and caches, and what its counters count per request meanwhile is kept (the events a scenario's windows
+    will hold at its load rate)."""
     if backend != "local":
         log.info("real terms not measured on the %s backend: default bounds have production terms only", backend)
         return Measured()
-    from harness.stack.measure import measure_terms, warm_up
+    from harness.stack.measure import measure_delivery, measure_terms, warm_up
 
-    terms = measure_terms(stack)
+    terms = replace(measure_terms(stack), delivery_s=measure_delivery(stack, group_wait_s))
     return Measured(terms, warm_up(stack, records_dir))
 
 
@@ -279,7 +280,7 @@ def run_plans(plans: Sequence[Plan], cfg: Config, *, kind: str,
             first = plans[0]
             stack = start_stack(starting_config(cfg), rules=first.rule_files,
                                 alertmanager_config=first.alertmanager_config, clock=clock, timeline=timeline)
-            measured = measured_terms(stack, cfg.backend, records_dir)
+            measured = measured_terms(stack, cfg.backend, records_dir, first.catalog.group_wait_s)
             report.notes += [f"measured: {line}" for line in measured.describe()]
             if on_start is not None:
                 on_start(stack, records_dir)

@@ -20,7 +20,7 @@ from harness.faults import Faults
 from harness.scenario.resolution import EventRates, rates_from_counts
 from harness.scenario.timing import EXPORTER_OF, PRODUCTION_SCRAPE_TIMEOUT_S, RealTerms
 from harness.stack.model import Stack
-from harness.timeline import MARK
+from harness.timeline import DELIVERY_PROBE, MARK, NOTIFICATION
 
 log = logging.getLogger("harness.stack")
 
@@ -63,6 +63,33 @@ RATE_SETTLE_S = 5.0
 
 
 Series = tuple[str, tuple[tuple[str, str], ...]]
+
+PROBE = DELIVERY_PROBE
+DELIVERY_TIMEOUT_S = 60.0
+
+
+def measure_delivery(stack: Stack, group_wait_s: float) -> float:
+    """Real seconds Alertmanager takes to deliver a new alert beyond its compressed ``group_wait`` (production
+    seconds of the root route): the probe alert is posted, timed to its arrival at a receiver, then resolved.
+    0 when the stack has no Alertmanager; raises when the probe never arrives."""
+    url = stack.urls.get("alertmanager")
+    if not url:
+        return 0.0
+    labels = {"alertname": PROBE, "harness_run": stack.run_id}
+    clock, session = stack.clock, requests.Session()
+    posted = clock.now()
+    session.post(f"{url}/api/v2/alerts", json=[{"labels": labels}], timeout=5).raise_for_status()
+    try:
+        while (waited := clock.now() - posted) < DELIVERY_TIMEOUT_S:
+            for ev in stack.timeline.events():
+                if ev.kind == NOTIFICATION and ev.t >= posted and any(
+                        (a.get("labels") or {}).get("alertname") == PROBE for a in ev.data.get("alerts") or []):
+                    return max(0.0, ev.t - posted - group_wait_s / stack.time_scale)
+            time.sleep(0.05)
+        raise RuntimeError(f"Alertmanager delivered no probe alert to any receiver within {waited:.0f} s")
+    finally:
+        ended = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+        session.post(f"{url}/api/v2/alerts", json=[{"labels": labels, "endsAt": ended}], timeout=5)
 
 
 def counters(url: str, session: requests.Session) -> dict[Series, float]:

@@ -196,7 +196,7 @@ def fake_stack(monkeypatch):
     monkeypatch.setattr(harness.stack, "start_stack", start_stack)
     monkeypatch.setattr(suite, "ScenarioRunner", FakeRunner)
     monkeypatch.setattr(suite, "check_run_dashboards", lambda stack: [])
-    monkeypatch.setattr(suite, "measured_terms", lambda stack, backend, records_dir: suite.Measured())
+    monkeypatch.setattr(suite, "measured_terms", lambda stack, backend, records_dir, group_wait_s: suite.Measured())
     monkeypatch.setattr(FakeRunner, "interrupt_at", None)
     return calls
 
