@@ -430,18 +430,7 @@ class ScenarioRunner:
             start = t0 + tm.real(e.params.get("during_from", 0.0))
             stop = t0 + tm.real(e.params["during_to"]) if "during_to" in e.params else end
             names = [e.subject] if e.subject != "*" else sorted(set(self.catalog.alerts) - expected_to_fire)
-            out = []
-            for n in names:
-                unjudged = self.unresolved_groups(n, labels, start, stop)
-                pinned = [why for ident, why in unjudged if e.subject != "*" and ident == dict(labels or {})]
-                if pinned:
-                    out.append(Verdict("silent", n, FAIL, f"not firing in [{start:.2f}s, {stop:.2f}s], on windows "
-                                       "that resolve the threshold", "inconclusive: " + "; ".join(pinned) +
-                                       " (lower the scenario's max_time_scale or raise its load rate)",
-                                       window=(start, stop)))
-                else:
-                    out.append(V.stays_silent(events, n, start=start, end=stop, labels=labels, unjudged=unjudged))
-            return out
+            return [self._silent(events, n, labels, start, stop, pinned=e.subject != "*") for n in names]
         if e.kind == "notified":
             rule = self.catalog.rule(e.subject)
             within = self._within(e, *self.default_bound(scn, e))
@@ -539,22 +528,44 @@ class ScenarioRunner:
             return []
         return limits(self.judged_needs(scn), self.opt.rates, scn.load.rate)
 
-    def unresolved_groups(self, alert: str, labels: Any, start: float, stop: float) -> list[tuple[dict[str, str],
-                                                                                                   str]]:
-        """(labels, why) of every series group of ``alert`` whose windows held, at some instant of
-        [start, stop], fewer events than its threshold needs (asked of Prometheus, at this scenario's scale)."""
+    def _silent(self, events: list[Any], alert: str, labels: Any, start: float, stop: float, *,
+                pinned: bool) -> Verdict:
+        """``stays_silent``, where firing that began on a window too sparse to resolve the threshold is not
+        judged (or, when the check names exactly that series group, inconclusive)."""
+        verdict = V.stays_silent(events, alert, start=start, end=stop, labels=labels)
+        if verdict.ok:
+            return verdict
+        unjudged = self.sparse_firing(events, alert, labels, start, stop)
+        named = [why for ident, why in unjudged if pinned and ident == dict(labels or {})]
+        if named:
+            return Verdict("silent", alert, FAIL, f"not firing in [{start:.2f}s, {stop:.2f}s], on windows that "
+                           "resolve the threshold", "inconclusive: " + "; ".join(named) +
+                           " (lower the scenario's max_time_scale or raise its load rate)", window=(start, stop))
+        return V.stays_silent(events, alert, start=start, end=stop, labels=labels, unjudged=unjudged)
+
+    def sparse_firing(self, events: list[Any], alert: str, labels: Any, start: float,
+                      stop: float) -> list[tuple[dict[str, str], str]]:
+        """(labels, why) of each firing series of ``alert`` in [start, stop] whose condition began (``for``
+        before it fired) on a window holding fewer events than its threshold needs, asked of Prometheus at
+        that instant, at this scenario's scale."""
+        rule = self.catalog.rule(alert)
+        needs = relevant(needs_of(alert, rule.expr), labels)
         out: list[tuple[dict[str, str], str]] = []
         clock = self.stack.clock
-        step = max(self.timing.real(self.timing.scrape_s), (stop - start) / 200)
-        for need in relevant(needs_of(alert, self.catalog.rule(alert).expr), labels):
-            try:
-                series = self.prom.query_range(need.count_expr(self.timing.real(need.window_s)),
-                                               clock.to_wall(start), clock.to_wall(stop), step)
-            except Exception as exc:
-                log.warning("events of %s not counted, judged as they are: %s", need.describe(), exc)
+        for iv in V.alert_intervals(events, alert, labels):
+            if not needs or not iv.overlaps(start, stop):
                 continue
-            held = {need.group_of(m): min(v for _, v in values) for m, values in series if values}
-            out += [(need.identity(g), why) for g, why in unresolved(need, held).items()]
+            began = max(iv.start - self.timing.real(rule.for_s), min(iv.start, start))
+            for need in relevant(needs, iv.labels):
+                try:
+                    got = self.prom.query(need.count_expr(self.timing.real(need.window_s)), at=clock.to_wall(began))
+                except Exception as exc:
+                    log.warning("events of %s not counted, judged as they are: %s", need.describe(), exc)
+                    continue
+                held = {need.group_of(x.labels): x.value for x in got}
+                group = need.group_of(iv.labels)
+                for g, why in unresolved(need, {group: held.get(group, 0.0)}).items():
+                    out.append((need.identity(g), f"{why} when it began at t={began:.2f}s"))
         return out
 
     def _apply_scale(self, scn: Scenario, result: ScenarioResult, cap: float) -> None:

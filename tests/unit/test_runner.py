@@ -264,12 +264,13 @@ LATENCY = AlertRule("QueryLatencyHigh", 'histogram_quantile(0.95, sum by (le, qu
 
 
 class CountingProm(FakeProm):
-    """Prometheus answering the events each query group's window held: query1 6 at worst, query2 90."""
+    """Prometheus answering the events each query group's window held: query1 6, query2 90."""
 
-    def query_range(self, expr, start, end, step):
-        self.asked = expr
-        return [({"query_name": "query1"}, [(start, 9.0), (end, 6.0)]),
-                ({"query_name": "query2"}, [(start, 90.0), (end, 95.0)])]
+    def query(self, expr, at=None):
+        from harness.observe.prometheus import Sample
+
+        self.asked = (expr, at)
+        return [Sample({"query_name": "query1"}, 6.0, at), Sample({"query_name": "query2"}, 90.0, at)]
 
 
 def _latency_runner(rates=None):
@@ -293,8 +294,10 @@ def test_a_broad_silent_check_reports_firing_on_a_window_too_sparse_to_resolve_i
     assert v.status == PASS
     assert "fired where not judged: QueryLatencyHigh{query_name=query1}" in v.observed
     assert "held 6 events, 60 needed" in v.observed
-    # The window is compressed with the scenario's scale (5m at scale 10).
-    assert runner.prom.asked.endswith("[30000ms]))")
+    # Asked when the condition began (for 5m = 30 s before firing at t=10, at scale 10: the window opened at
+    # t=0), over the window compressed with the scenario's scale (5m at scale 10).
+    assert runner.prom.asked == ('sum by (query_name) (increase(query_duration_seconds_count{query_name=~'
+                                 '"query1|query2"}[30000ms]))', 1000.0)
 
 
 def test_a_silent_check_that_names_a_sparse_branch_is_inconclusive_not_passed():
@@ -303,6 +306,7 @@ def test_a_silent_check_that_names_a_sparse_branch_is_inconclusive_not_passed():
                          "    labels: {query_name: query1}\n")
     (v,) = runner.evaluate(scn, stack.timeline, 0.0, 60.0, {}, Path("/nonexistent"))
     assert v.status == FAIL and v.observed.startswith("inconclusive: ")
+    assert "its window held 6 events, 60 needed when it began at t=0.00s" in v.observed
     assert "lower the scenario's max_time_scale or raise its load rate" in v.observed
     # query2's windows held enough: judged, and it never fired.
     scn2 = parse_scenario("duration: 10m\nload: {profile: none}\nexpect:\n  - silent: QueryLatencyHigh\n"
@@ -329,3 +333,13 @@ def test_the_scale_keeps_the_events_a_judged_window_needs_at_the_scenarios_load_
     faster = parse_scenario("duration: 10m\nload: {profile: constant_rate, rate: 80}\nexpect:\n"
                             "  - silent: QueryLatencyHigh\n")
     assert runner.choose_scale(faster, cap=60).scale == 26
+
+
+def test_firing_on_a_window_that_held_enough_events_still_fails_a_silent_check():
+    runner, stack = _latency_runner()
+    lab = {"alertname": "QueryLatencyHigh", "query_name": "query2"}
+    stack.timeline.record(40.0, ALERT_STATE, "QueryLatencyHigh", state="firing", labels=lab)
+    scn = parse_scenario("duration: 10m\nload: {profile: none}\nexpect:\n  - silent: QueryLatencyHigh\n")
+    (v,) = runner.evaluate(scn, stack.timeline, 0.0, 60.0, {}, Path("/nonexistent"))
+    assert v.status == FAIL and v.observed.startswith("firing from t=40.00s")
+    assert "fired where not judged: QueryLatencyHigh{query_name=query1}" in v.observed
