@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from harness.clock import RunClock
-from harness.timeline import NOTIFICATION, Timeline
+from harness.timeline import DELIVERY_PROBE, NOTIFICATION, Timeline
 
 HOST = "127.0.0.1"
 # Alertmanager's default "__subject" template: "[FIRING:2] AlertName other group values (common labels)".
@@ -65,7 +65,7 @@ class NotificationSinks:
         self.clock = clock
         self.timeline = timeline
         # Alert names to look for in free-text payloads (PagerDuty descriptions, Slack titles).
-        self.known_alerts: set[str] = set(known_alerts or ())
+        self.known_alerts: set[str] = set(known_alerts or ()) | {DELIVERY_PROBE}
         self._lock = threading.Lock()
         self._items: list[Notification] = []
         self._http: ThreadingHTTPServer | None = None

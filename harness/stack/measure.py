@@ -83,7 +83,8 @@ def measure_delivery(stack: Stack, group_wait_s: float) -> float:
         while (waited := clock.now() - posted) < DELIVERY_TIMEOUT_S:
             for ev in stack.timeline.events():
                 if ev.kind == NOTIFICATION and ev.t >= posted and any(
-                        (a.get("labels") or {}).get("alertname") == PROBE for a in ev.data.get("alerts") or []):
+                        PROBE in (a.get("alertname"), (a.get("labels") or {}).get("alertname"))
+                        for a in ev.data.get("alerts") or []):
                     return max(0.0, ev.t - posted - group_wait_s / stack.time_scale)
             time.sleep(0.05)
         raise RuntimeError(f"Alertmanager delivered no probe alert to any receiver within {waited:.0f} s")
