@@ -1,6 +1,7 @@
 """A small Prometheus HTTP API client (instant and range queries, rules, alerts, targets).
 
-Kept to ``requests`` so the session can be injected in tests; values come back as floats, with NaN
+Kept to ``requests`` so the session can be injected in tests (why not ``prometheus-api-client``: the
+README, "PromQL and the Prometheus HTTP API"); values come back as floats, with NaN
 and +/-Inf preserved.
 """
 

@@ -26,8 +26,8 @@ from harness.observe.sinks import SinkUrls
 from harness.rules.alertmanager import adapt_alertmanager_config, load_am_yaml
 from harness.rules.exported import exported_by
 from harness.rules.formats import PLAIN, normalise_rules
-from harness.rules.metrics import metric_names
 from harness.rules.packs import Rule, RulePack, parse_rules
+from harness.rules.promql import metric_names
 from harness.rules.roles import ROLE_PREFIX, receiver_roles
 from harness.rules.routing import amtool_receivers, build_route, receivers_for
 from harness.rules.timescale import rewrite_rules

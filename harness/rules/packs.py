@@ -12,7 +12,7 @@ from ruamel.yaml.comments import CommentedMap
 from harness.durations import parse_duration
 from harness.errors import ValidationError
 from harness.rules.formats import PLAIN, normalise_rules
-from harness.rules.timescale import PromQLSyntaxError, tokenize
+from harness.rules.promql import PromQLSyntaxError, parse
 
 _RULE_KEYS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
 
@@ -129,7 +129,7 @@ def parse_rules(text: str, source: str) -> RulePack:
                 raise ValidationError(source, rline, f"{what}: expr", "missing expression")
             expr = str(r["expr"])
             try:
-                tokenize(expr)
+                parse(expr)
             except PromQLSyntaxError as exc:
                 raise ValidationError(source, _line(r, "expr"), f"{what}: expr", str(exc)) from exc
             if kind == "record" and ("for" in r or "annotations" in r):

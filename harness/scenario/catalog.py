@@ -3,7 +3,6 @@ range windows (for the theoretical minimum detection latency), labels (for routi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,30 +13,32 @@ import yaml
 from harness.durations import parse_duration
 from harness.errors import HarnessError
 from harness.rules.formats import load_rule_doc
+from harness.rules.promql import PromQLSyntaxError, metric_names, parse, read
 from harness.rules.roles import receivers_by_role, resolve
 
-_RANGE = re.compile(r"\[(\d+(?:ms|[smhdwy]))(?::\d+(?:ms|[smhdwy])?)?\]")
+
+def widest_window_s(exprs: str | Iterable[str]) -> float:
+    """Largest range window (or subquery range) in PromQL expressions (production seconds), 0 for
+    instant-only ones."""
+    return max(read(exprs).windows_s, default=0.0)
 
 
-def widest_window_s(expr: str) -> float:
-    """Largest range window in a PromQL expression (production seconds), 0 for instant-only ones."""
-    return max((parse_duration(m.group(1)) for m in _RANGE.finditer(expr)), default=0.0)
+def range_selectors(exprs: str | Iterable[str]) -> list[tuple[str, float]]:
+    """(metric name, production seconds) of every range selector in PromQL expressions: ``x[5m]``, and a
+    subquery taken directly over a selector (``x[1h:1m]``)."""
+    return [(s.metric, s.range_s) for s in read(exprs).selectors if s.metric and s.range_s is not None]
 
 
-_RANGE_SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{[^}]*\})?\s*\[(\d+(?:ms|[smhdwy]))[:\]]")
-
-
-def range_selectors(expr: str) -> list[tuple[str, float]]:
-    """(metric name, production seconds) of every range selector in a PromQL expression."""
-    return [(m.group(1), parse_duration(m.group(2))) for m in _RANGE_SELECTOR.finditer(expr)]
-
-
-def expand_records(expr: str, records: Mapping[str, str], depth: int = 3) -> str:
-    """The expression with the expressions of the recording rules it reads appended (they are part of it)."""
-    if depth == 0:
-        return expr
-    used = [name for name in records if re.search(rf"(?<![\w:]){re.escape(name)}(?![\w:])", expr)]
-    return " \n".join([expr] + [expand_records(records[n], records, depth - 1) for n in used])
+def expand_records(expr: str, records: Mapping[str, str], depth: int = 3) -> tuple[str, ...]:
+    """The expression, then the expressions of the recording rules it reads (they are part of it), and of
+    those they read, ``depth`` levels down; each once."""
+    out = [expr]
+    if depth > 0:
+        used = set(metric_names(expr))
+        for name, record_expr in records.items():
+            if name in used:
+                out.extend(expand_records(record_expr, records, depth - 1))
+    return tuple(dict.fromkeys(out))
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,18 @@ def _load_rule_doc(path: Path) -> Any:
     return load_rule_doc(text, str(path))
 
 
+def _check_expr(rule: Any, file: str) -> None:
+    """Every expression parses: what the catalog reads of them (windows, metrics) comes from the tree."""
+    expr = str(rule.get("expr", ""))
+    try:
+        parse(expr)
+    except PromQLSyntaxError as exc:
+        name = rule.get("alert") or rule.get("record")
+        raise HarnessError(f"{file}: rule {name!r}: the expression is not valid PromQL: {exc}",
+                           detail=f"expr: {expr}", hint=f"`harness check --rules {file}` shows every problem "
+                                                         "of the file") from None
+
+
 def load_catalog(rule_files: Iterable[str | Path], alertmanager_config: str | Path | None = None) -> Catalog:
     alerts: dict[str, AlertRule] = {}
     records: dict[str, str] = {}
@@ -123,6 +136,7 @@ def load_catalog(rule_files: Iterable[str | Path], alertmanager_config: str | Pa
         for group in doc.get("groups", []) or []:
             interval = group.get("interval")
             for rule in group.get("rules", []) or []:
+                _check_expr(rule, f)
                 if "record" in rule:
                     records[str(rule["record"])] = str(rule.get("expr", ""))
                     continue

@@ -12,64 +12,77 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.rules.metrics import metric_names
+from harness.rules.promql import PromQLSyntaxError, read
 from harness.scenario.catalog import AlertRule, Catalog, expand_records
 from harness.scenario.result import FAIL, ScenarioResult
 
-_RATE_SEL = re.compile(r"rate\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{([^}]*)\})?\s*\[")
+_AGGREGATIONS = frozenset({"sum", "avg", "max", "min", "count"})
+# Names of a maximum that is 0 where no limit is configured (Redis's maxmemory): a naming convention.
+_UNLIMITED_MAX = re.compile(r"memory_max|maxmemory|_max_bytes$")
+# A ratio recording rule, by the ``level:metric:operations`` naming convention.
+_RATIO_RECORD = re.compile(r"[a-z_]*:[a-z_:]*ratio")
 
 
 def lint_rule(rule: AlertRule, is_exported: Callable[[str], bool] | None = None,
               records: Mapping[str, str] | None = None) -> list[str]:
-    """Suspected problems in a rule's expression (and the recording rules it reads), most specific first."""
-    expr = expand_records(rule.expr, records or {})
+    """Suspected problems in a rule's expression (and the recording rules it reads), most specific first,
+    from their parsed trees."""
+    try:
+        r = read(expand_records(rule.expr, records or {}))
+    except PromQLSyntaxError as exc:
+        return [f"the expression is not valid PromQL ({exc}), so Prometheus refuses the rule file"]
     causes: list[str] = []
     if is_exported is not None:
-        for name in dict.fromkeys(metric_names(expr)):
+        for name in r.metrics:
             if not is_exported(name):
                 causes.append(f"metric `{name}` is not exported by the stack's exporters or the API, so the "
                               "expression returns no data and the alert can never fire")
-    aggregated = re.search(r"\b(sum|avg|max|min|count)\b\s*(by|without)?\s*\(", expr) is not None
-    sels = _RATE_SEL.findall(expr)
-    if "/" in expr and len(sels) >= 2 and not aggregated and "on(" not in expr.replace(" ", "") \
-            and "ignoring(" not in expr.replace(" ", ""):
-        (num, _, num_m), (den, _, den_m) = sels[0], sels[1]
-        if num == den and num_m and not den_m:
-            label = num_m.split("=")[0].strip()
-            causes.append(f"ratio of `{num}` without aggregation: the numerator selects on label `{label}`, "
+    aggregated = any(op in _AGGREGATIONS for op in r.aggregations)
+    divides = any(b.op == "/" for b in r.binaries)
+    matched = any(b.matching for b in r.binaries)
+    rates = [s for s in r.selectors if s.call in ("rate", "irate") and s.range_s is not None]
+    if divides and len(rates) >= 2 and not aggregated and not matched:
+        num, den = rates[0], rates[1]
+        if num.metric == den.metric and num.matchers and not den.matchers:
+            label = num.matchers[0].name
+            causes.append(f"ratio of `{num.metric}` without aggregation: the numerator selects on label `{label}`, "
                           f"which the denominator keeps, so one-to-one matching divides each series by itself "
                           f"(the ratio is 1 wherever the numerator has data) instead of by the total")
-    elif "/" in expr and not aggregated and not sels and "on(" not in expr.replace(" ", "") \
-            and "ignoring(" not in expr.replace(" ", ""):
-        ms = list(dict.fromkeys(metric_names(expr)))
+    elif divides and not aggregated and not rates and not matched:
+        ms = r.metrics
         if len(ms) >= 2 and ms[0] != ms[1]:
             causes.append(f"`{ms[0]}` / `{ms[1]}` without on()/ignoring(): the two sides carry different labels, "
                           "so vector matching finds no pairs and the expression returns nothing")
-    for den in re.findall(r"/\s*([a-zA-Z_:][a-zA-Z0-9_:]*)", expr):
-        if re.search(r"memory_max|maxmemory|_max_bytes$", den) and not re.search(
-                rf"{re.escape(den)}\s*(\{{[^}}]*\}})?\s*>\s*0(?![.\d])", expr):
-            causes.append(f"divides by `{den}`, which is 0 where no limit is configured (Redis's default): the "
+    for b in r.binaries:
+        limit = b.rhs.metric
+        if b.op == "/" and limit and _UNLIMITED_MAX.search(limit) and not any(
+                g.op == ">" and g.lhs.metric == limit and g.rhs.number == 0 for g in r.binaries):
+            causes.append(f"divides by `{limit}`, which is 0 where no limit is configured (Redis's default): the "
                           "ratio is then +Inf and the threshold holds with no memory pressure at all; alert only "
-                          f"where `{den} > 0`")
+                          f"where `{limit} > 0`")
             break
-    for m in re.finditer(r"\b(pg_up|redis_up)\b", expr):
-        if not re.search(r"\bup\s*(\{|==)", expr):
-            causes.append(f"relies on `{m.group(1)}` alone, which has no sample at all when the exporter cannot be "
-                          "scraped (exporter down, or its scrape timing out while the database is unreachable); "
-                          "`up{job=...} == 0` covers that case")
-            break
-    if re.search(r'status\s*=\s*"200"', expr):
+    up = [m for m in r.metrics if m in ("pg_up", "redis_up")]
+    up_guard = any(s.metric == "up" and s.matchers for s in r.selectors) or any(
+        b.op == "==" and b.lhs.metric == "up" for b in r.binaries)
+    if up and not up_guard:
+        causes.append(f"relies on `{up[0]}` alone, which has no sample at all when the exporter cannot be "
+                      "scraped (exporter down, or its scrape timing out while the database is unreachable); "
+                      "`up{job=...} == 0` covers that case")
+    matchers = [m for s in r.selectors for m in s.matchers]
+    if any((m.name, m.op, m.value) == ("status", "=", "200") for m in matchers):
         causes.append('success is counted as status="200" only: 201 Created (bet placement) and other 2xx '
                       "are counted as failures")
-    if re.search(r'state\s*=\s*"active"', expr) and "connections" in (rule.name.lower() + expr):
+    if any((m.name, m.op, m.value) == ("state", "=", "active") for m in matchers) and (
+            "connections" in rule.name.lower() or any("connections" in m for m in r.metrics)):
         causes.append('counts only state="active" connections: idle connections that hold slots are missed')
-    if "avg_over_time" in expr and re.search(r"avg_over_time\(\s*[a-z_]*:[a-z_:]*ratio", expr):
+    if any(s.call == "avg_over_time" and _RATIO_RECORD.match(s.metric) for s in r.selectors):
         causes.append("averages a ratio recording rule over a long window: the ratio is NaN (0/0) whenever there is "
                       "no traffic, and a single NaN sample makes avg_over_time NaN for the whole window, so after any "
                       "idle period the error budget is blind (neither alert can fire) until the NaN leaves the window")
-    if "time()" in expr:
+    if "time" in r.functions:
         causes.append("compares against time(): its threshold is in wall-clock seconds and is not compressed")
-    if "histogram_quantile" in expr and "query_duration_seconds" in expr and "query_name" not in expr:
+    if "histogram_quantile" in r.functions and any("query_duration_seconds" in m for m in r.metrics) \
+            and "query_name" not in r.labels:
         causes.append("one latency threshold for every query_name: the bet-placement and report queries have "
                       "other SLOs (50 ms, 10 ms), so the 5 ms threshold fires for them under healthy load")
     return causes
@@ -127,7 +140,11 @@ def audit_findings(catalog: Catalog, results: list[ScenarioResult],
 def record_causes(expr: str) -> list[str]:
     """Problems in an SLI recording rule's expression (one that disagreed with ground truth)."""
     causes = []
-    if "histogram_quantile" in expr:
+    try:
+        functions = read(expr).functions if expr.strip() else ()
+    except PromQLSyntaxError:
+        functions = ()
+    if "histogram_quantile" in functions:
         causes.append("computes a latency quantile (seconds), not a share of requests; and without sum by (le) "
                       "one per series, so the SLI is several numbers, none of them the share of requests under the "
                       "threshold (that share is the threshold's bucket over the count: "

@@ -16,7 +16,7 @@ import numpy as np
 from harness.clock import RunClock
 from harness.observe.alertmanager import AlertmanagerClient
 from harness.observe.prometheus import PrometheusClient
-from harness.rules.metrics import split_comparison
+from harness.rules.promql import split_comparison
 from harness.scenario import verdict as V
 from harness.scenario.catalog import AlertRule, Catalog, expand_records
 from harness.scenario.history import METRIC as HISTORY_METRIC
@@ -498,8 +498,8 @@ class ScenarioRunner:
         needs = [self.catalog.rule(n).for_s + self.catalog.effective_window_s(n) for n in names]
         return max(scn.warmup, max((x for x in needs if x <= self.MAX_WARMUP_S), default=0.0))
 
-    def _expr(self, rule: AlertRule) -> str:
-        """The rule's expression with those of the recording rules it reads (they are part of it)."""
+    def _expr(self, rule: AlertRule) -> tuple[str, ...]:
+        """The rule's expression and those of the recording rules it reads (they are part of it)."""
         return expand_records(rule.expr, self.catalog.record_exprs)
 
     def choose_scale(self, scn: Scenario, cap: float | None = None) -> ScaleChoice:

@@ -11,10 +11,10 @@ stay a small part of every bound and no scrape timeout is compressed below what 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from harness.rules.promql import read
 from harness.scenario.catalog import AlertRule
 from harness.scenario.resolution import AFFORDABLE_SCALE
 
@@ -97,11 +97,14 @@ class RealTerms:
         return rows
 
 
-def jobs_read(expr: str) -> set[str]:
-    """The scrape jobs whose metrics a rule reads (by metric prefix or a job matcher); the jobs with no known
-    prefix (the backup job) when it reads none of the others'."""
+def jobs_read(exprs: str | Iterable[str]) -> set[str]:
+    """The scrape jobs whose metrics PromQL expressions (a rule and the recording rules it reads) read, by
+    metric prefix or a ``job="..."`` matcher; the jobs with no known prefix (the backup job) when they read
+    none of the others'."""
+    reading = read(exprs)
+    jobs = {m.value for s in reading.selectors for m in s.matchers if m.name == "job" and m.op == "="}
     known = {job for job, prefixes in JOB_METRIC_PREFIX.items()
-             if any(re.search(rf"(?<![\w:]){p}", expr) for p in prefixes) or f'job="{job}"' in expr}
+             if job in jobs or any(metric.startswith(prefixes) for metric in reading.metrics)}
     return known or set(JOB_OF.values()) - set(JOB_METRIC_PREFIX)
 
 
@@ -147,19 +150,19 @@ class Timing:
     # -- real terms ---------------------------------------------------------------------------------
     # The recorder's poll (half an evaluation) is not among them: it compresses, and the production terms'
     # evaluations of slack cover it.
-    def fire_real_s(self, down: Iterable[str] = (), expr: str | None = None) -> float:
+    def fire_real_s(self, down: Iterable[str] = (), exprs: Sequence[str] | None = None) -> float:
         """Real seconds a firing can take beyond its production terms: a scrape of the slowest job the rule
         reads (the scrape timeout its exporters need, with ``down`` services down) coming that much later."""
         floors = self.terms.scrape_floors(down)
-        jobs = jobs_read(expr) if expr is not None else set(floors)
+        jobs = jobs_read(exprs) if exprs is not None else set(floors)
         return max((f for job, f in floors.items() if job in jobs), default=0.0)
 
-    def resolve_real_s(self, down: Iterable[str] = (), expr: str | None = None) -> float:
+    def resolve_real_s(self, down: Iterable[str] = (), exprs: Sequence[str] | None = None) -> float:
         """Beyond the production terms of resolving: the crashed services restarting, then a healthy answer."""
-        return self.terms.restart_of_s(down) + self.fire_real_s((), expr)
+        return self.terms.restart_of_s(down) + self.fire_real_s((), exprs)
 
-    def notify_real_s(self, down: Iterable[str] = (), expr: str | None = None) -> float:
-        return self.fire_real_s(down, expr) + self.terms.delivery_s
+    def notify_real_s(self, down: Iterable[str] = (), exprs: Sequence[str] | None = None) -> float:
+        return self.fire_real_s(down, exprs) + self.terms.delivery_s
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import pytest
 from harness.config import RULES_DIR
 from harness.errors import ValidationError
 from harness.rules.exported import exported_by
-from harness.rules.metrics import metric_names
 from harness.rules.packs import load_rules, parse_rules
+from harness.rules.promql import metric_names
 
 SEED_BETTING = Path("/work/shared/seeds/004_6250824e744069c1.txt")
 
