@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import promql_parser as pp
 
+from harness.rules.promql import PromQLSyntaxError, parse
+
 RESOLVE_EVENTS = 3
 # Below this scale a scenario costs more real time than a suite can give it (a 15 min scenario, 3 min):
 # a need that asks for less is reported, and judged on the events its windows actually held, rather than
@@ -176,8 +178,8 @@ def needs_of(alert: str, expr: str) -> list[Need]:
     thresholds live in the alert, their windows in the record). An expression that does not parse has none:
     `harness check` reports it."""
     try:
-        tree = pp.parse(expr)
-    except Exception:  # promql_parser raises a bare ValueError/RuntimeError on bad input
+        tree = parse(expr)
+    except PromQLSyntaxError:
         return []
     out: list[Need] = []
     _visit(alert, tree, None, out)
