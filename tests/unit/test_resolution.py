@@ -88,13 +88,13 @@ def test_a_load_rate_gives_each_group_its_events_and_a_scale_that_keeps_them():
 
 
 def test_a_need_binds_the_scale_only_where_an_affordable_scale_meets_it():
-    events = [(8.0, "query2 window"), (0.7, "query1 window")]
+    events = [(12.0, "query2 window"), (0.7, "query1 window")]
     choice = choose_scale(60, scenario_max=None, terms=None, down=(), bounds=(), events=events)
-    assert choice.scale == 8
-    assert choice.limits[0].startswith("query2 window allows 8.0")
+    assert choice.scale == 12
+    assert choice.limits[0].startswith("query2 window allows 12.0")
     assert choice.under_resolved == (f"query1 window allows 0.7, below {AFFORDABLE_SCALE:g}",)
     sparse = choose_scale(60, scenario_max=None, terms=None, down=(), bounds=(), events=[(3.0, "w")])
-    assert sparse.scale == 60 and sparse.under_resolved == ("w allows 3.0, below 5",)
+    assert sparse.scale == 60 and sparse.under_resolved == (f"w allows 3.0, below {AFFORDABLE_SCALE:g}",)
     # A scale brought down by another limit (here the cap) meets the sparse need: nothing left unresolved.
     low = choose_scale(2, scenario_max=None, terms=None, down=(), bounds=(), events=[(3.0, "w")])
     assert low.scale == 2 and low.under_resolved == ()
