@@ -96,19 +96,20 @@ def judge_budget(record: str, levels: BudgetLevels, *, consumed: float, toleranc
     truth = levels.truth_start - levels.truth_end
     out = []
     if start is not None:
-        out.append(Verdict("budget", f"{record} start", PASS if abs(levels.truth_start - start) <= tolerance else FAIL,
+        ok_start = abs(levels.truth_start - start) <= tolerance
+        out.append(Verdict("error_budget", f"{record} start", PASS if ok_start else FAIL,
                            f"{start:.1%} of the budget left at the start (ground truth, +-{tolerance:.1%})",
                            f"{levels.truth_start:.2%}"))
-    out.append(Verdict("budget", f"{record} consumed", PASS if abs(truth - consumed) <= tolerance else FAIL,
+    out.append(Verdict("error_budget", f"{record} consumed", PASS if abs(truth - consumed) <= tolerance else FAIL,
                        f"{consumed:.1%} of the budget consumed (ground truth, +-{tolerance:.1%})",
                        f"{truth:.2%} consumed: {levels.truth_start:.2%} -> {levels.truth_end:.2%} left"))
     if levels.rule_start is None or levels.rule_end is None:
-        out.append(Verdict("budget", f"{record} follows ground truth", FAIL, "the record follows ground truth",
+        out.append(Verdict("error_budget", f"{record} follows ground truth", FAIL, "the record follows ground truth",
                            "the record returned nothing at the start or the end of the scenario"))
         return out
     rule = levels.rule_start - levels.rule_end
     ok = abs(levels.rule_end - levels.truth_end) <= tolerance and abs(rule - truth) <= tolerance
-    out.append(Verdict("budget", f"{record} follows ground truth", PASS if ok else FAIL,
+    out.append(Verdict("error_budget", f"{record} follows ground truth", PASS if ok else FAIL,
                        f"the record follows ground truth (+-{tolerance:.1%}): {levels.truth_start:.2%} -> "
                        f"{levels.truth_end:.2%} left",
                        f"{levels.rule_start:.2%} -> {levels.rule_end:.2%} left ({rule:.2%} consumed)",

@@ -26,7 +26,7 @@ from harness.errors import ValidationError
 from harness.scenario.history import History
 
 LOAD_PROFILES = ("constant_users", "ramp", "steps", "spike", "constant_rate", "none")
-EXPECT_KINDS = ("fires", "silent", "resolves", "notified", "inhibited", "slo", "latency", "budget", "unsupported")
+EXPECT_KINDS = ("fires", "silent", "resolves", "notified", "inhibited", "slo", "latency", "error_budget", "unsupported")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ UNSUPPORTED = "unsupported"  # cannot be exercised on this machine; the reason s
 
 @dataclass(frozen=True)
 class Verdict:
-    check: str                      # e.g. "fires", "silent", "resolves", "notified", "inhibited", "slo", "budget"
+    check: str                      # e.g. "fires", "silent", "resolves", "notified", "inhibited", "slo", "error_budget"
     subject: str                    # alertname, receiver, SLO or endpoint
     status: str                     # PASS | FAIL | ERROR | UNSUPPORTED
     expected: str

@@ -213,9 +213,9 @@ class ScenarioRunner:
 
         plan = self._backfill
         if plan is None or scn.history is None:
-            return [Verdict("budget", e.subject, ERROR, "a backfilled history", "the history was not written")]
+            return [Verdict("error_budget", e.subject, ERROR, "a backfilled history", "the history was not written")]
         clock = self.stack.clock
-        objective = share(e.params["objective"], e.where, "budget.objective")
+        objective = share(e.params["objective"], e.where, "error_budget.objective")
         rec = read_records(records_path) if records_path.exists() else None
         ends = (np.array([clock.to_wall(clock.from_monotonic(x)) for x in rec.end]) if rec is not None
                 else np.array([]))
@@ -233,9 +233,9 @@ class ScenarioRunner:
             return got[0].value if got else None
 
         levels = BudgetLevels(truth(clock.to_wall(t0)), truth(clock.to_wall(end)), rule(t0), rule(end))
-        return judge_budget(e.subject, levels, consumed=share(e.params["consumed"], e.where, "budget.consumed"),
-                            tolerance=share(e.params.get("tolerance", 0.01), e.where, "budget.tolerance"),
-                            start=share(e.params["start"], e.where, "budget.start") if "start" in e.params
+        return judge_budget(e.subject, levels, consumed=share(e.params["consumed"], e.where, "error_budget.consumed"),
+                            tolerance=share(e.params.get("tolerance", 0.01), e.where, "error_budget.tolerance"),
+                            start=share(e.params["start"], e.where, "error_budget.start") if "start" in e.params
                             else None)
 
     def _faults(self) -> Any:
@@ -456,7 +456,7 @@ class ScenarioRunner:
                                      budget=parse_duration(e.params["budget"]))]
         if e.kind == "slo":
             return self._slo_verdicts(scn, e, records_path, t0, end)
-        if e.kind == "budget":
+        if e.kind == "error_budget":
             return self._budget_verdicts(scn, e, records_path, t0, end)
         raise RuntimeError(f"unknown expectation kind {e.kind}")
 

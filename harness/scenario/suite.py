@@ -80,9 +80,10 @@ def applicable(scn: Scenario, catalog: Catalog) -> list[str]:
     """Alerts of the shipped packs that a scenario names and the loaded packs lack (empty: it applies).
 
     A name found in no pack at all is not "not applicable": validation reports it as an error (a typo)."""
-    named = {e.subject for e in scn.expectations if e.kind not in ("slo", "latency", "budget") and e.subject != "*"}
+    named = {e.subject for e in scn.expectations
+             if e.kind not in ("slo", "latency", "error_budget") and e.subject != "*"}
     named |= {str(e.params["by"]) for e in scn.expectations if e.kind == "inhibited" and "by" in e.params}
-    records = {e.subject for e in scn.expectations if e.kind == "budget"} - set(catalog.records)
+    records = {e.subject for e in scn.expectations if e.kind == "error_budget"} - set(catalog.records)
     return sorted(((named - set(catalog.alerts)) & shipped_alerts()) | records)
 
 

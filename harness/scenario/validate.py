@@ -107,7 +107,7 @@ def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationErr
                 errors.append(w.error("latency.percentile", f"must be in (0, 100), got {pct!r}"))
         if e.kind == "slo" and ctx.slo_names and "spec" not in e.params and e.subject not in ctx.slo_names:
             errors.append(w.error("slo", f"unknown SLO {e.subject!r}", hint=_suggest(e.subject, ctx.slo_names)))
-        if e.kind == "budget":
+        if e.kind == "error_budget":
             errors.extend(_budget_errors(scn, e, ctx))
         if e.kind == "unsupported" and not e.params.get("reason"):
             errors.append(w.error("unsupported.reason", "say why this alert cannot be exercised here"))
@@ -115,22 +115,22 @@ def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationErr
 
 
 def _budget_errors(scn: Scenario, e: Expectation, ctx: ValidationContext) -> list[ValidationError]:
-    """A budget check reads a recording rule of the packs, on a scenario with a backfilled history."""
+    """An error_budget check reads a recording rule of the packs, on a scenario with a backfilled history."""
     errors: list[ValidationError] = []
     if scn.history is None:
-        errors.append(e.where.error("budget", "needs the scenario's `history:` (the budget's window before "
+        errors.append(e.where.error("error_budget", "needs the scenario's `history:` (the budget's window before "
                                     "the run)", hint="e.g. history: {window: 30d, good_ratio: 0.9998}"))
     if ctx.records and e.subject not in ctx.records:
-        errors.append(e.where.error("budget", f"recording rule {e.subject!r} is not in the loaded rule packs",
+        errors.append(e.where.error("error_budget", f"recording rule {e.subject!r} is not in the loaded rule packs",
                                     hint=_suggest(e.subject, ctx.records)))
     for key, required in (("objective", True), ("consumed", True), ("start", False), ("tolerance", False)):
         if key not in e.params:
             if required:
-                errors.append(e.where.error(f"budget.{key}", "missing",
+                errors.append(e.where.error(f"error_budget.{key}", "missing",
                                             hint="e.g. objective: 0.999, consumed: 3%, tolerance: 1%"))
             continue
         try:
-            share(e.params[key], e.at(key), f"budget.{key}")
+            share(e.params[key], e.at(key), f"error_budget.{key}")
         except ValidationError as exc:
             errors.append(exc)
     return errors

@@ -76,7 +76,7 @@ history: {window: 30d, good_ratio: 99.921%}
 faults:
   - {kind: proxy_down, target: pg_primary, start: 3m, duration: 5m}
 expect:
-  - budget: slo:api:error_budget:remaining
+  - error_budget: slo:api:error_budget:remaining
     objective: 0.999
     consumed: 2.85%
 """
@@ -89,11 +89,11 @@ def test_history_and_budget_parse_and_validate():
     assert scenario_errors(scn, ctx) == []
     wrong = scenario_errors(parse_scenario(SCN.replace("remaining", "remainig").replace("2.85%", "lots"),
                                            file="burn.yaml"), ctx)
-    assert [e.field for e in wrong] == ["budget", "budget.consumed"]
+    assert [e.field for e in wrong] == ["error_budget", "error_budget.consumed"]
     assert "did you mean" in wrong[0].hint or "remaining" in wrong[0].hint
     no_history = scenario_errors(parse_scenario(SCN.replace("history: {window: 30d, good_ratio: 99.921%}\n", ""),
                                                 file="burn.yaml"), ctx)
-    assert [e.field for e in no_history] == ["budget"] and "history" in no_history[0].problem
+    assert [e.field for e in no_history] == ["error_budget"] and "history" in no_history[0].problem
 
 
 @pytest.mark.parametrize("history, field", [
