@@ -170,7 +170,13 @@ def parse_scenario(text: str, *, file: str = "<string>", default_name: str = "sc
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise ValidationError(file, line, "(syntax)", str(getattr(exc, "problem", exc))) from None
-    top = Located(file, 1)
+    return scenario_from_node(doc, file=file, default_name=default_name)
+
+
+def scenario_from_node(doc: Any, *, file: str, default_name: str = "scenario") -> Scenario:
+    """A scenario from its parsed YAML mapping (round-trip loaded, so errors keep their lines): a whole
+    scenario file, or one entry of a file holding several (the failure-mode catalogue)."""
+    top = Located(file, _line(doc) if isinstance(doc, CommentedMap) else 1)
     root = _mapping(doc, top, "(document)")
     _check_keys(root, {"name", "description", "tags", "duration", "warmup", "load", "faults", "expect",
                       "fresh_history", "max_time_scale", "history"}, file, "")
