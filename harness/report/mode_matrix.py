@@ -40,11 +40,11 @@ def _cell(row: ModeRow, alert: str) -> str:
 
 def _paged(row: ModeRow) -> str:
     if not row.ran:
-        return '<td><span class="pill muted">not run</span></td>'
+        return '<td class="mm-paged"><span class="pill muted">not run</span></td>'
     if row.paged and row.time_to_page_s is not None:
         cls = "bad" if row.baseline else "ok"
-        return f'<td><span class="pill {cls}">{format_whole(row.time_to_page_s)}</span></td>'
-    return f'<td><span class="pill {"ok" if row.baseline else "bad"}">nobody</span></td>'
+        return f'<td class="mm-paged"><span class="pill {cls}">{format_whole(row.time_to_page_s)}</span></td>'
+    return f'<td class="mm-paged"><span class="pill {"ok" if row.baseline else "bad"}">nobody</span></td>'
 
 
 def _row(row: ModeRow, alerts: Sequence[str]) -> str:
@@ -55,7 +55,8 @@ def _row(row: ModeRow, alerts: Sequence[str]) -> str:
     notified = _e(", ".join(row.receivers)) or '<span class="muted">nobody</span>'
     if row.refused:
         notified += f'<span class="sub bad-text">refused: {_e(", ".join(row.refused))}</span>'
-    return f"<tr>{head}{''.join(_cell(row, a) for a in alerts)}<td>{notified}</td>{_paged(row)}</tr>"
+    cells = "".join(_cell(row, a) for a in alerts)
+    return f'<tr>{head}{cells}<td class="mm-notified">{notified}</td>{_paged(row)}</tr>'
 
 
 def render_mode_matrix(matrix: Matrix | None) -> str:
@@ -88,6 +89,8 @@ def render_mode_matrix(matrix: Matrix | None) -> str:
              f'<div class="cov"><h4>Alerts firing on a healthy stack ({len(h.fire_on_healthy)})</h4>{healthy}</div>'
              f'<div class="cov"><h4>Alerts no failure mode exercised ({len(h.never_exercised)})</h4>'
              f'{_chips(h.never_exercised, "never")}</div></div>')
+    if h.healthy_paged:
+        heads += f'<p class="bad-text">Someone was paged on a healthy stack: {_e(", ".join(h.healthy_paged))}</p>'
     if h.not_run:
         heads += f'<p class="bad-text">Modes that could not run: {_e(", ".join(h.not_run))}</p>'
     cols = "".join(f'<th class="mm-alert"><span>{_e(a)}</span></th>' for a in alerts)
@@ -114,7 +117,9 @@ table.mm th.mm-mode { white-space: nowrap; font-family: ui-monospace, Menlo, Con
   font-weight: 600; }
 table.mm td { text-align: center; min-width: 44px; padding: 4px 6px; border-radius: 4px; font-size: 12px;
   border: none; }
-table.mm td:nth-last-child(-n+2) { text-align: left; white-space: nowrap; }
+table.mm td.mm-notified { text-align: left; min-width: 160px; max-width: 260px; }
+table.mm td.mm-paged { text-align: left; white-space: nowrap; }
+table.mm td.mm-paged .pill { text-transform: none; }
 td.mm-none { background: #f1f3f5; }
 td.mm-noise { background: #f1f3f5; color: var(--muted); }
 .mm-crit { background: #e03131; color: #fff; font-weight: 600; }

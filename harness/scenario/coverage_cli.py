@@ -148,6 +148,8 @@ def render_matrix(matrix: Matrix) -> Any:
            if h.fire_on_healthy_unjudged else ""),
         f"alerts no failure mode exercised ({len(h.never_exercised)}): {', '.join(h.never_exercised) or 'none'}",
     ]
+    if h.healthy_paged:
+        lines.append(f"paged on a healthy stack: {', '.join(h.healthy_paged)}")
     if h.not_run:
         lines.append(f"modes that could not run: {', '.join(h.not_run)}")
     exercised = Table(title="alerts", header_style="bold")

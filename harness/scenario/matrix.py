@@ -143,10 +143,12 @@ class Headlines:
     fire_on_healthy_unjudged: tuple[str, ...] = ()  # ... only on windows too sparse to judge (compression)
     never_exercised: tuple[str, ...] = ()     # alerts no fault mode made fire
     not_run: tuple[str, ...] = ()             # modes that could not run
+    healthy_paged: tuple[str, ...] = ()       # baseline modes in which someone was paged
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(getattr(self, k)) for k in ("no_alert", "pages_nobody", "fire_on_healthy",
-                                                      "fire_on_healthy_unjudged", "never_exercised", "not_run")}
+                                                      "fire_on_healthy_unjudged", "never_exercised", "not_run",
+                                                      "healthy_paged")}
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,7 @@ class Matrix:
             fire_on_healthy_unjudged=tuple(a for a in healthy if a not in judged),
             never_exercised=tuple(a.name for a in self.alerts if not a.exercised_by) if faulted else (),
             not_run=tuple(m.name for m in self.modes if not m.ran),
+            healthy_paged=tuple(m.name for m in ran if m.baseline and m.paged),
         )
 
     def mode(self, name: str) -> ModeRow | None:

@@ -130,7 +130,12 @@ def test_alerts_list_the_modes_that_exercised_them_and_headlines_follow():
     assert h.pages_nobody == ("slow_db",)
     assert h.fire_on_healthy == ("Noisy",) and h.fire_on_healthy_unjudged == ("Slow",)
     assert h.never_exercised == ("Slow", "Noisy")
-    assert h.not_run == ()
+    assert h.not_run == () and h.healthy_paged == ()
+
+
+def test_a_page_on_the_healthy_baseline_is_a_headline():
+    events = [*EVENTS, note(45, "pd", "Noisy")]
+    assert compute_matrix(MODES, RESULTS, events, CATALOG).headlines.healthy_paged == ("healthy",)
 
 
 def test_a_mode_that_could_not_run_is_not_a_headline_of_silence():
