@@ -8,6 +8,7 @@ import pytest
 from harness.cli import main as harness_main
 from harness.errors import HarnessError
 from harness.report import RunReport, rebuild_index, write_report
+from harness.report.cli import describe
 from harness.report.summary import load_run_report
 from harness.scenario.catalog import AlertRule, Catalog
 from harness.scenario.coverage_cli import CoverageRun, finish, plan_coverage, render_matrix
@@ -94,6 +95,9 @@ def test_the_report_shows_the_matrix_and_summary_json_holds_it(tmp_path):
     assert summary["failure_modes"]["headlines"]["pages_nobody"] == ["cache_down"]
     assert load_run_report(index.parent).failure_modes == run.matrix
     assert "failure-modes" in rebuild_index(index.parent).read_text()
+    told = describe(index.parent)
+    assert "failure modes: 3 run, 0 with no alert, 1 paging nobody" in told
+    assert "FAIL cache_down must page someone within 5m: paged nobody" in told
 
 
 def test_terminal_view_lists_modes_alerts_and_headlines():
