@@ -29,7 +29,7 @@ from harness.durations import format_duration, parse_duration
 from harness.errors import HarnessError, ValidationError
 from harness.scenario.failure_modes import FailureModes, is_baseline
 from harness.scenario.matrix import Matrix, ModeRow, Violation
-from harness.scenario.model import _line
+from harness.scenario.model import yaml_line
 
 DEFAULT_CRITERIA = STACK_DIR / "coverage-criteria.yaml"
 REACHES = ("page", "notify")
@@ -82,7 +82,7 @@ def parse_criteria(text: str, *, file: str = "<string>") -> Criteria:
     seen: dict[str, tuple[str, int | None]] = {}
     for key in doc:
         if key not in REACHES:
-            errors.append(ValidationError(file, _line(doc, key), str(key), "unknown field",
+            errors.append(ValidationError(file, yaml_line(doc, key), str(key), "unknown field",
                                           hint="allowed here: page (must page someone), notify (must reach "
                                                "someone)"))
             continue
@@ -90,11 +90,11 @@ def parse_criteria(text: str, *, file: str = "<string>") -> Criteria:
         if node is None:
             continue
         if not isinstance(node, CommentedMap):
-            errors.append(ValidationError(file, _line(doc, key), str(key), "expected a mapping of failure mode "
+            errors.append(ValidationError(file, yaml_line(doc, key), str(key), "expected a mapping of failure mode "
                                           "to a time limit (or ~ for none)", hint="page: {redis_crashed: 5m}"))
             continue
         for mode, value in node.items():
-            line = _line(node, mode)
+            line = yaml_line(node, mode)
             name = str(mode)
             if name in seen:
                 other, other_line = seen[name]

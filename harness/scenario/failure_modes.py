@@ -30,7 +30,7 @@ from ruamel.yaml.error import YAMLError
 from harness.config import STACK_DIR
 from harness.errors import HarnessError, ValidationError
 from harness.faults.spec import KIND_SPECS, PROCESS, PROXIES, SERVICES
-from harness.scenario.model import Expectation, Located, Scenario, _history, _line, scenario_from_node
+from harness.scenario.model import Expectation, Located, Scenario, parse_history, scenario_from_node, yaml_line
 
 CATALOGUE = STACK_DIR / "failure-modes.yaml"
 
@@ -98,23 +98,23 @@ def parse_failure_modes(text: str, *, file: str = "<string>") -> FailureModes:
     errors: list[ValidationError] = []
     for key in doc:
         if key not in ("modes", "history"):
-            errors.append(ValidationError(file, _line(doc, key), str(key), "unknown field",
+            errors.append(ValidationError(file, yaml_line(doc, key), str(key), "unknown field",
                                           hint="allowed here: history, modes"))
     history = None
     if "history" in doc:
         try:
-            history = _history(doc["history"], Located(file, _line(doc, "history")), file)
+            history = parse_history(doc["history"], Located(file, yaml_line(doc, "history")), file)
         except ValidationError as exc:
             errors.append(exc)
     nodes = doc.get("modes")
     if not isinstance(nodes, CommentedSeq) or not nodes:
-        errors.append(ValidationError(file, _line(doc, "modes") if "modes" in doc else 1, "modes",
+        errors.append(ValidationError(file, yaml_line(doc, "modes") if "modes" in doc else 1, "modes",
                                       "expected a non-empty list of failure modes"))
         raise CatalogueInvalid(errors)
     modes: list[Scenario] = []
     seen: dict[str, int | None] = {}
     for i, node in enumerate(nodes):
-        line = _line(nodes, i)
+        line = yaml_line(nodes, i)
         if not isinstance(node, CommentedMap):
             errors.append(ValidationError(file, line, f"modes[{i}]", "expected a mapping (one failure mode)"))
             continue
@@ -123,7 +123,7 @@ def parse_failure_modes(text: str, *, file: str = "<string>") -> FailureModes:
                                           hint="name each mode after what fails, e.g. redis_crashed"))
             continue
         if "expect" in node:
-            errors.append(ValidationError(file, _line(node, "expect"), f"modes[{i}].expect",
+            errors.append(ValidationError(file, yaml_line(node, "expect"), f"modes[{i}].expect",
                                           "a failure mode states no expectations",
                                           hint="what must page or notify goes in the criteria file "
                                                "(stack/coverage-criteria.yaml)"))
@@ -134,10 +134,10 @@ def parse_failure_modes(text: str, *, file: str = "<string>") -> FailureModes:
             errors.append(exc)
             continue
         if mode.name in seen:
-            errors.append(ValidationError(file, _line(node, "name"), f"modes[{i}].name",
+            errors.append(ValidationError(file, yaml_line(node, "name"), f"modes[{i}].name",
                                           f"duplicate failure mode {mode.name!r} (also line {seen[mode.name]})"))
             continue
-        seen[mode.name] = _line(node, "name")
+        seen[mode.name] = yaml_line(node, "name")
         if mode.history is None and history is not None:
             mode = replace(mode, history=history)
         modes.append(mode)
