@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("harness.scenario.cli:main_audit", "run the suite against the seeds' packs as published"),
     "drill": ("harness.scenario.cli:main_drill", "run one scenario with a live terminal view"),
     "demo": ("harness.scenario.cli:main_demo", "a short tour: reference pack, SLO, published defects"),
+    "coverage": ("harness.scenario.coverage_cli:main_coverage",
+                 "run every failure mode the stack can inject: what fires, who is notified, who is paged"),
     "report": ("harness.report.cli:main", "rebuild or locate a run's report"),
     "toxiproxy-server": ("harness.toxiproxy_server.__main__:main", "serve the Toxiproxy 2.x API"),
 }

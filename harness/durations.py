@@ -49,3 +49,8 @@ def format_duration(seconds: float) -> str:
             count, ms = divmod(ms, size)
             parts.append(f"{count}{unit}")
     return "".join(parts)
+
+
+def format_whole(seconds: float) -> str:
+    """A duration rounded to whole seconds for people ("1m30s"); "<1s" under half a second."""
+    return format_duration(round(seconds)) if seconds >= 0.5 else "<1s"

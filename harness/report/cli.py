@@ -48,6 +48,16 @@ def describe(run_dir: Path) -> str:
         lines.append(f"coverage: {len(cov.get('firing') or [])} fired, "
                      f"{len(cov.get('missed') or [])} expected but never fired, {len(cov.get('silent') or [])} silent, "
                      f"{len(cov.get('never') or [])} never exercised")
+    modes = raw.get("failure_modes") or {}
+    if modes:
+        heads = modes.get("headlines") or {}
+        violations = (modes.get("criteria") or {}).get("violations") or []
+        lines.append(f"failure modes: {len(modes.get('failure_modes') or [])} run, "
+                     f"{len(heads.get('no_alert') or [])} with no alert, "
+                     f"{len(heads.get('pages_nobody') or [])} paging nobody, "
+                     f"{len(heads.get('fire_on_healthy') or [])} alert(s) firing on a healthy stack, "
+                     f"{len(heads.get('never_exercised') or [])} alert(s) exercised by nothing")
+        lines += [f"  FAIL {v.get('mode')} must {v.get('requirement')}: {v.get('observed')}" for v in violations]
     blank = [p for p in raw.get("dashboards") or [] if p.get("status") != "ok"]
     if blank:
         lines.append(f"dashboard panels without data: {len(blank)}")

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.scenario.matrix import Matrix
 from harness.scenario.result import ScenarioResult, Verdict
 from harness.timeline import Event
 
-RUN_KINDS = ("verify", "audit", "drill", "demo", "pytest")
+RUN_KINDS = ("verify", "audit", "drill", "demo", "pytest", "coverage")
 
 # Panel check outcomes.
 PANEL_OK = "ok"
@@ -109,6 +110,8 @@ class RunReport:
     # Audit findings: dicts with scenario, expectation, happened, likely_cause (other keys are shown too).
     findings: list[dict[str, Any]] = field(default_factory=list)
     dashboards: list[PanelCheck] = field(default_factory=list)
+    # A coverage run's failure-mode matrix (harness.scenario.matrix), judged against its criteria.
+    failure_modes: Matrix | None = None
     ended_wall: float | None = None
     interrupted: bool = False               # the run was cut short (Ctrl-C, SIGTERM, a crash)
     error: str | None = None                # why the run itself failed, if it did
@@ -124,7 +127,8 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and not self.interrupted and self.failed == 0
+        return self.error is None and not self.interrupted and self.failed == 0 \
+            and (self.failure_modes is None or self.failure_modes.ok)
 
 
 def verdict_from_dict(raw: dict[str, Any]) -> Verdict:

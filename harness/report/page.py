@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.report.figure import build_figure, prod_time
+from harness.report.mode_matrix import CSS as MATRIX_CSS
+from harness.report.mode_matrix import render_mode_matrix
 from harness.report.model import RuleCoverage, RunReport
 from harness.report.series import Series
 from harness.report.summary import iso
@@ -236,7 +238,7 @@ def render_page(run: RunReport, coverage: RuleCoverage | None, scenario_parts: S
     ``files``: (label, relative path) links to the report's other files."""
     if run.interrupted:
         overall = "interrupted"
-    elif run.error is not None or run.failed:
+    elif not run.ok:
         overall = "failed"
     else:
         overall = "passed"
@@ -278,7 +280,7 @@ def render_page(run: RunReport, coverage: RuleCoverage | None, scenario_parts: S
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{e(run.kind)} {e(run.run_id)} — {e(overall)}</title>
 <link rel="icon" href="data:,">
-<style>{CSS}</style>
+<style>{CSS}{MATRIX_CSS if run.failure_modes is not None else ""}</style>
 <script>{js}</script>
 </head><body>
 <header><div class="wrap"><div class="title"><h1>Alert verification · {e(run.kind)}</h1>{pill(overall)}</div>
@@ -290,6 +292,7 @@ time scale &times;{run.time_scale:g} (1 s here ≈ {e(prod_time(1.0, run.time_sc
 <section class="card"><h2>Summary</h2><div class="tiles">{tile_html}</div>{_index(run)}
 <p class="files">{file_links}</p></section>
 {_findings(run.findings)}
+{render_mode_matrix(run.failure_modes)}
 {_coverage(coverage, run.rule_alerts)}
 {_dashboards(run)}
 {"".join(sections)}

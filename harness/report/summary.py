@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.report.model import PanelCheck, RuleCoverage, RunReport, scenario_from_dict
+from harness.scenario.matrix import Matrix
 from harness.timeline import Event
 
 SUMMARY_FILE = "summary.json"
@@ -65,6 +66,7 @@ def build_summary(run: RunReport, coverage: RuleCoverage | None, records: dict[s
         "receivers": list(run.receivers),
         "findings": list(run.findings),
         "dashboards": [p.to_dict() for p in run.dashboards],
+        "failure_modes": run.failure_modes.to_dict() if run.failure_modes is not None else None,
         "records": records,
         "scenario_files": scenario_files,
         "notes": list(run.notes),
@@ -106,6 +108,7 @@ def load_run_report(run_dir: Path) -> RunReport:
         coverage=RuleCoverage.from_dict(coverage) if coverage else None,
         findings=list(raw.get("findings") or ()),
         dashboards=[PanelCheck.from_dict(p) for p in raw.get("dashboards") or ()],
+        failure_modes=Matrix.from_dict(raw["failure_modes"]) if raw.get("failure_modes") else None,
         ended_wall=raw.get("ended_wall"),
         interrupted=bool(raw.get("interrupted")),
         error=raw.get("error"),

@@ -108,7 +108,7 @@ class Scenario:
         return next((f for f in self.faults if f.id == fault_id), None)
 
 
-def _line(node: Any, key: Any | None = None) -> int | None:
+def yaml_line(node: Any, key: Any | None = None) -> int | None:
     """1-based line of ``node[key]`` (or of ``node``) in the YAML source."""
     try:
         if key is not None and isinstance(node, CommentedMap):
@@ -121,7 +121,7 @@ def _line(node: Any, key: Any | None = None) -> int | None:
 
 
 def _field_lines(node: CommentedMap) -> dict[str, int]:
-    return {str(k): line for k in node if (line := _line(node, k)) is not None}
+    return {str(k): line for k in node if (line := yaml_line(node, k)) is not None}
 
 
 def _duration(value: Any, where: Located, field_: str) -> float:
@@ -148,7 +148,7 @@ def _plain(value: Any) -> Any:
 def _check_keys(node: CommentedMap, allowed: set[str], file: str, field_: str) -> None:
     for key in node:
         if key not in allowed:
-            raise ValidationError(file, _line(node, key), f"{field_}.{key}" if field_ else str(key),
+            raise ValidationError(file, yaml_line(node, key), f"{field_}.{key}" if field_ else str(key),
                                   "unknown field", hint=f"allowed here: {', '.join(sorted(allowed))}")
 
 
@@ -170,13 +170,19 @@ def parse_scenario(text: str, *, file: str = "<string>", default_name: str = "sc
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise ValidationError(file, line, "(syntax)", str(getattr(exc, "problem", exc))) from None
-    top = Located(file, 1)
+    return scenario_from_node(doc, file=file, default_name=default_name)
+
+
+def scenario_from_node(doc: Any, *, file: str, default_name: str = "scenario") -> Scenario:
+    """A scenario from its parsed YAML mapping (round-trip loaded, so errors keep their lines): a whole
+    scenario file, or one entry of a file holding several (the failure-mode catalogue)."""
+    top = Located(file, yaml_line(doc) if isinstance(doc, CommentedMap) else 1)
     root = _mapping(doc, top, "(document)")
     _check_keys(root, {"name", "description", "tags", "duration", "warmup", "load", "faults", "expect",
                       "fresh_history", "max_time_scale", "history"}, file, "")
 
     def at(node: Any, key: Any) -> Located:
-        return Located(file, _line(node, key))
+        return Located(file, yaml_line(node, key))
 
     if "duration" not in root:
         raise top.error("duration", "missing", hint="how long the scenario runs, in production time, e.g. 20m")
@@ -206,7 +212,7 @@ def parse_scenario(text: str, *, file: str = "<string>", default_name: str = "sc
     if not isinstance(fault_nodes, CommentedSeq):
         raise at(root, "faults").error("faults", "expected a list of faults")
     for i, fn in enumerate(fault_nodes):
-        where = Located(file, _line(fault_nodes, i))
+        where = Located(file, yaml_line(fault_nodes, i))
         fn = _mapping(fn, where, f"faults[{i}]")
         _check_keys(fn, {"id", "kind", "target", "start", "duration", "params"}, file, f"faults[{i}]")
         if "kind" not in fn:
@@ -233,7 +239,7 @@ def parse_scenario(text: str, *, file: str = "<string>", default_name: str = "sc
     if not isinstance(exp_nodes, CommentedSeq):
         raise at(root, "expect").error("expect", "expected a list of expectations")
     for i, en in enumerate(exp_nodes):
-        where = Located(file, _line(exp_nodes, i))
+        where = Located(file, yaml_line(exp_nodes, i))
         en = _mapping(en, where, f"expect[{i}]")
         kinds = [k for k in en if k in EXPECT_KINDS]
         if len(kinds) != 1:
@@ -260,7 +266,7 @@ def parse_scenario(text: str, *, file: str = "<string>", default_name: str = "sc
             raise at(root, "max_time_scale").error("max_time_scale", f"must be a number >= 1, got "
                                                    f"{root['max_time_scale']!r}", hint="e.g. max_time_scale: 30")
 
-    history = _history(root["history"], at(root, "history"), file) if "history" in root else None
+    history = parse_history(root["history"], at(root, "history"), file) if "history" in root else None
     tags = root.get("tags") or []
     return Scenario(
         name=str(root.get("name", default_name)),
@@ -289,7 +295,7 @@ def share(value: Any, where: Located, field_: str) -> float:
     return x
 
 
-def _history(node: Any, where: Located, file: str) -> History:
+def parse_history(node: Any, where: Located, file: str) -> History:
     hn = _mapping(node, where, "history")
     _check_keys(hn, {"window", "good_ratio", "rate"}, file, "history")
     for req in ("window", "good_ratio"):

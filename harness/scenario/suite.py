@@ -98,13 +98,18 @@ class Plan:
     alertmanager_config: Path
 
 
-def plan_run(paths: Sequence[str | Path], rule_files: Sequence[str | Path], alertmanager_config: str | Path,
-             *, only_applicable: bool = True) -> Plan:
+def load_packs(rule_files: Sequence[str | Path], alertmanager_config: str | Path) -> tuple[list[Path], Catalog]:
+    """The rule files (checked to exist) and what they and the Alertmanager config offer."""
     rules = [Path(p) for p in rule_files]
     for p in [*rules, Path(alertmanager_config)]:
         if not p.is_file():
             raise HarnessError(f"file not found: {p}", hint="check the --rules / --alertmanager-config paths")
-    catalog = load_catalog(rules, alertmanager_config)
+    return rules, load_catalog(rules, alertmanager_config)
+
+
+def plan_run(paths: Sequence[str | Path], rule_files: Sequence[str | Path], alertmanager_config: str | Path,
+             *, only_applicable: bool = True) -> Plan:
+    rules, catalog = load_packs(rule_files, alertmanager_config)
     scenarios = [load_scenario(p) for p in scenario_files(paths)]
     skipped: dict[str, list[str]] = {}
     run: list[Scenario] = []
@@ -229,9 +234,9 @@ class SuiteResult:
 def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[ScenarioResult], None] | None = None,
              findings: Callable[[Plan, list[ScenarioResult]], list[dict[str, Any]]] | None = None,
              on_start: Callable[[Any, Path], None] | None = None,
-             confirm_scale: float | None = None) -> SuiteResult:
+             confirm_scale: float | None = None, on_report: Callable[[Any], None] | None = None) -> SuiteResult:
     return run_plans([plan], cfg, kind=kind, on_result=on_result, findings=findings, on_start=on_start,
-                     confirm_scale=confirm_scale)
+                     confirm_scale=confirm_scale, on_report=on_report)
 
 
 def pack_label(plan: Plan) -> str:
@@ -248,11 +253,13 @@ def run_plans(plans: Sequence[Plan], cfg: Config, *, kind: str,
               on_result: Callable[[ScenarioResult], None] | None = None,
               findings: Callable[[Plan, list[ScenarioResult]], list[dict[str, Any]]] | None = None,
               on_start: Callable[[Any, Path], None] | None = None, notes: Sequence[str] = (),
-              confirm_scale: float | None = None) -> SuiteResult:
+              confirm_scale: float | None = None, on_report: Callable[[Any], None] | None = None) -> SuiteResult:
     """Run each plan's scenarios on one stack, started with the first plan's packs; each later plan's rule
     files and Alertmanager config are switched to by reload. ``findings`` is asked once per plan, with that
     plan's results; the report holds them all. ``confirm_scale``: rerun each failed scenario at this scale
-    (or its own, if lower) before its failures count; see ``confirm``."""
+    (or its own, if lower) before its failures count; see ``confirm``. ``on_report`` gets the assembled
+    RunReport (results, events, findings) before it is written, on every path, to add what it computes (the
+    failure-mode matrix of a coverage run); what it raises becomes a note of the report."""
     from harness.clock import RunClock
     from harness.report import write_report
     from harness.report.model import RunReport
@@ -333,6 +340,12 @@ def run_plans(plans: Sequence[Plan], cfg: Config, *, kind: str,
             except Exception as exc:
                 report.notes.append(f"computing findings failed: {exc}")
         out.findings = report.findings
+        if on_report is not None:
+            try:
+                on_report(report)
+            except Exception as exc:
+                log.exception("completing the report failed")
+                report.notes.append(f"completing the report failed: {type(exc).__name__}: {exc}")
         out.report_path = write_report(report, Path(cfg.reports_dir))
     return out
 

@@ -1,0 +1,156 @@
+"""The failure-mode matrix: attribution of firings and notifications to modes, times, headlines, JSON shape."""
+
+import json
+
+from harness.scenario.catalog import AlertRule, Catalog
+from harness.scenario.failure_modes import parse_failure_modes
+from harness.scenario.matrix import Matrix, compute_matrix
+from harness.scenario.result import FAIL, PASS, ScenarioResult, Verdict
+from harness.timeline import ALERT_STATE, NOTIFICATION, PHASE, Event
+
+MODES = parse_failure_modes("""\
+modes:
+  - name: healthy
+    duration: 10m
+  - name: db_down
+    description: The primary is killed.
+    duration: 15m
+    faults: [{kind: crash, target: postgres_primary, start: 2m, duration: 10m}]
+  - name: slow_db
+    duration: 15m
+    faults: [{kind: toxic, target: pg_primary, start: 2m, duration: 10m, params: {type: latency, latency: 200}}]
+""", file="fm.yaml").modes
+
+
+def _rule(name: str, severity: str) -> AlertRule:
+    return AlertRule(name, "up == 0", 30, {"severity": severity}, "g", None, "r.yml")
+
+
+CATALOG = Catalog(
+    alerts={"DbDown": _rule("DbDown", "critical"), "Errors": _rule("Errors", "critical"),
+            "Slow": _rule("Slow", "warning"), "Noisy": _rule("Noisy", "warning")},
+    receivers=frozenset({"pd", "chat", "mail"}),
+    receiver_configs=({"name": "pd", "pagerduty_configs": [{"routing_key": "k"}]},
+                      {"name": "chat", "slack_configs": [{"channel": "#a"}]},
+                      {"name": "mail", "email_configs": [{"to": "x"}]}))
+
+
+def state(t, alert, st, **labels):
+    return Event(t, ALERT_STATE, alert, {"state": st, "labels": {"alertname": alert, **labels}})
+
+
+def note(t, receiver, *alerts, status="firing", accepted=True):
+    return Event(t, NOTIFICATION, receiver, {"status": status, "accepted": accepted,
+                                              "alerts": [{"alertname": a, "status": status, "labels": {}}
+                                                         for a in alerts]})
+
+
+def phase(t, name):
+    return Event(t, PHASE, "scenario", {"scenario": name})
+
+
+def result(name, started, ended, *, scale=10.0, faults=(), verdicts=(), error=None):
+    return ScenarioResult(name=name, file="fm.yaml", started=started, ended=ended, time_scale=scale,
+                          faults=[{"id": "f", "kind": k, "target": t, "start": s, "end": e} for k, t, s, e in faults],
+                          verdicts=list(verdicts), error=error)
+
+
+def silent(alert, status):
+    return Verdict("silent", alert, status, "", "")
+
+
+# healthy: [0, 100], scenario phase at 30. Noisy fires (judged), Slow fires only on sparse windows.
+# db_down: [100, 200], phase at 130, crash at 142. Noisy already firing before the fault: noise.
+#   DbDown fires at 145 (critical), Errors at 150; pd pages at 151, chat at 152, mail about Noisy at 153;
+#   a late chat notification of Errors at 205 (after the mode ended, before the next phase) still belongs.
+# slow_db: [200, 300], phase at 230, toxic at 242; nothing fires; pd refuses a stray DbDown repeat at 260.
+EVENTS = [
+    phase(30, "healthy"), state(40, "Noisy", "firing", severity="warning"), state(50, "Slow", "firing"),
+    state(60, "Slow", "inactive"),
+    phase(130, "db_down"),
+    state(145, "DbDown", "pending", severity="critical"), state(146, "DbDown", "firing", severity="critical"),
+    state(150, "Errors", "firing", severity="critical"),
+    note(151, "pd", "DbDown"), note(152, "chat", "DbDown", "Errors"), note(153, "mail", "Noisy"),
+    state(190, "DbDown", "inactive"), state(195, "Errors", "inactive"), note(198, "pd", "DbDown", status="resolved"),
+    note(205, "chat", "Errors"),
+    phase(230, "slow_db"), state(235, "Noisy", "inactive"), note(260, "pd", "DbDown", accepted=False),
+]
+
+RESULTS = [
+    result("healthy", 0, 100, verdicts=[silent("Noisy", FAIL), silent("Slow", PASS), silent("DbDown", PASS)]),
+    result("db_down", 100, 200, scale=12.0, faults=[("crash", "postgres_primary", 142, 180)],
+           verdicts=[silent("DbDown", FAIL), silent("Errors", FAIL)]),
+    result("slow_db", 200, 300, faults=[("toxic", "pg_primary", 242, 280)]),
+]
+
+
+def matrix() -> Matrix:
+    return compute_matrix(MODES, RESULTS, EVENTS, CATALOG)
+
+
+def test_baseline_firings_are_on_a_healthy_stack_and_sparse_ones_told_apart():
+    healthy = matrix().mode("healthy")
+    assert healthy is not None and healthy.baseline
+    assert [(f.alert, f.judged, f.after_s) for f in healthy.firings] == [("Noisy", True, 100.0),
+                                                                         ("Slow", False, 200.0)]
+    assert healthy.receivers == () and not healthy.paged
+
+
+def test_a_fault_mode_fires_notifies_and_pages_in_production_seconds_from_the_fault():
+    db = matrix().mode("db_down")
+    assert db is not None and not db.baseline and db.faults == ("crash postgres_primary",)
+    assert db.description == "The primary is killed."
+    assert [(f.alert, f.severities, f.after_s) for f in db.firings] == [("DbDown", ("critical",), 4 * 12.0),
+                                                                        ("Errors", ("critical",), 8 * 12.0)]
+    assert db.noise == ("Noisy",)                      # firing before the fault: not the fault's doing
+    assert db.receivers == ("pd", "chat")              # mail only heard of Noisy
+    assert db.paged and db.time_to_page_s == 9 * 12.0 and db.time_to_notify_s == 9 * 12.0
+
+
+def test_a_mode_with_no_alert_pages_nobody_and_a_refused_page_is_not_a_page():
+    slow = matrix().mode("slow_db")
+    assert slow is not None and slow.firings == () and not slow.paged
+    assert slow.receivers == () and slow.refused == ()   # the refused DbDown repeat is not about this mode
+
+
+def test_refused_notifications_of_the_modes_own_alerts_are_kept_apart():
+    events = [*EVENTS[:7], note(151, "pd", "DbDown", accepted=False), note(152, "chat", "DbDown")]
+    db = compute_matrix(MODES, RESULTS, events, CATALOG).mode("db_down")
+    assert db is not None and not db.paged and db.refused == ("pd",) and db.receivers == ("chat",)
+
+
+def test_alerts_list_the_modes_that_exercised_them_and_headlines_follow():
+    m = matrix()
+    rows = {a.name: a for a in m.alerts}
+    assert rows["DbDown"].exercised_by == ("db_down",) and rows["DbDown"].severities == ("critical",)
+    assert rows["Noisy"].exercised_by == () and rows["Noisy"].fires_on_healthy
+    assert not rows["Slow"].fires_on_healthy
+    h = m.headlines
+    assert h.no_alert == ("slow_db",)
+    assert h.pages_nobody == ("slow_db",)
+    assert h.fire_on_healthy == ("Noisy",) and h.fire_on_healthy_unjudged == ("Slow",)
+    assert h.never_exercised == ("Slow", "Noisy")
+    assert h.not_run == () and h.healthy_paged == ()
+
+
+def test_a_page_on_the_healthy_baseline_is_a_headline():
+    events = [*EVENTS, note(45, "pd", "Noisy")]
+    assert compute_matrix(MODES, RESULTS, events, CATALOG).headlines.healthy_paged == ("healthy",)
+
+
+def test_a_mode_that_could_not_run_is_not_a_headline_of_silence():
+    results = [*RESULTS[:2], result("slow_db", 200, 300, error="FaultError: no proxy")]
+    h = compute_matrix(MODES, results, EVENTS, CATALOG).headlines
+    assert h.not_run == ("slow_db",) and h.no_alert == () and h.pages_nobody == ()
+
+
+def test_json_shape_and_round_trip():
+    m = matrix()
+    raw = json.loads(json.dumps(m.to_dict()))
+    db = next(r for r in raw["failure_modes"] if r["name"] == "db_down")
+    assert {"name", "fired", "receivers", "paged", "time_to_page_s"} <= set(db)
+    assert db["fired"] == ["DbDown", "Errors"] and db["paged"] is True and db["time_to_page_s"] == 108.0
+    assert {"name": "DbDown", "exercised_by": ["db_down"]}.items() <= next(
+        a for a in raw["alerts"] if a["name"] == "DbDown").items()
+    assert raw["headlines"]["no_alert"] == ["slow_db"] and raw["ok"] is True
+    assert Matrix.from_dict(raw) == m
