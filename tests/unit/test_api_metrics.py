@@ -73,3 +73,13 @@ def test_within_does_not_wait_for_a_slow_cleanup() -> None:
     took, cleaned = asyncio.run(scenario())
     assert took < 0.04
     assert cleaned == 1  # the cancelled call finished cleaning up in the background and was forgotten
+
+
+def test_every_routes_server_error_series_exists_at_zero_before_the_first_error() -> None:
+    metrics = ApiMetrics()
+    metrics.routes([("GET", "/api/active-bets"), ("POST", "/api/bets")])
+    samples = [s for f in text_string_to_metric_families(metrics.render().decode()) if f.name == "http_requests"
+               for s in f.samples if s.name == "http_requests_total"]
+    zero = {(s.labels["method"], s.labels["endpoint"], s.labels["status"]) for s in samples if s.value == 0}
+    assert zero == {(m, p, st) for m, p in [("GET", "/api/active-bets"), ("POST", "/api/bets")]
+                    for st in ("500", "503")}

@@ -331,6 +331,7 @@ def create_app(settings: Settings, metrics: ApiMetrics | None = None) -> ASGIApp
             ("GET", api.daily_volume), ("GET", api.meta)]
     routes = [Route(path, api.failing(path, handler), methods=[method])
               for path, (method, handler) in zip(USER_ROUTES, user, strict=True)]
+    metrics.routes((method, path) for path, (method, _) in zip(USER_ROUTES, user, strict=True))
     routes += [
         Route("/admin/faults", api.admin_faults, methods=["GET"]),
         Route("/admin/faults/{kind}", api.admin_faults, methods=["POST", "DELETE"]),

@@ -7,6 +7,8 @@ interpolated. query_duration_seconds keeps the guide's own bucket list, which al
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prom_multiprocess
 
@@ -14,6 +16,7 @@ QUERY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0)
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 SLO_THRESHOLDS_S = (0.005, 0.01, 0.05, 0.5, 1.0)
 QUERY_NAMES = ("query1", "place_bet", "query2", "query3", "query4")
+SERVER_ERRORS = ("500", "503")      # what the API answers when it fails (injected or internal; a dependency)
 
 
 class ApiMetrics:
@@ -53,6 +56,14 @@ class ApiMetrics:
         for pool in ("primary", "replica"):
             for state in ("in_use", "idle", "max"):
                 self.pool_connections.labels(pool, state)
+
+    def routes(self, routes: Iterable[tuple[str, str]]) -> None:
+        """Pre-create the 5xx series of every (method, route): an error ratio must count the first error too,
+        and rate() loses the first increment of a series that appears mid-window (under time compression, a
+        handful of lost errors is minutes of production time)."""
+        for method, path in routes:
+            for status in SERVER_ERRORS:
+                self.http_requests.labels(method, path, status)
 
     def render(self) -> bytes:
         if self.multiproc_dir:
