@@ -229,13 +229,15 @@ def rates_from_counts(before: Mapping[tuple[str, tuple[tuple[str, str], ...]], f
     return EventRates({k: max(0.0, v - before.get(k, 0.0)) / requests for k, v in after.items()})
 
 
-def limits(needs: Iterable[Need], rates: EventRates, load_rate: float) -> list[tuple[float, str]]:
+def limits(needs: Iterable[Need], rates: EventRates, load_rate: float,
+           labels: Mapping[str, str] | None = None) -> list[tuple[float, str]]:
     """(largest scale, why) at which each group's window still holds what its need asks (with
-    ``PLAN_MARGIN``), at ``load_rate``."""
+    ``PLAN_MARGIN``), at ``load_rate``; with ``labels`` (an expectation's), only the groups they select."""
     out = []
     for need in needs:
         for group, per_s in sorted(rates.per_group(need, load_rate).items()):
-            if per_s <= 0:
+            values = dict(group)
+            if per_s <= 0 or any(values.get(k, str(v)) != str(v) for k, v in (labels or {}).items()):
                 continue
             held = per_s * need.window_s
             out.append((held / (need.needed * PLAN_MARGIN),

@@ -507,18 +507,20 @@ class ScenarioRunner:
                             terms=self.opt.terms, down=down_services(scn), bounds=self.default_bounds(scn),
                             windows=self.catalog.windows(), events=self.event_limits(scn))
 
-    def judged_needs(self, scn: Scenario) -> list[Need]:
-        """The event needs of every alert the scenario judges (of the series its `labels:` select)."""
+    def judged_needs(self, scn: Scenario) -> list[tuple[Need, Any]]:
+        """The event needs of every alert the scenario judges, with the `labels:` of the expectation (the
+        series groups it judges)."""
         to_fire = {e.subject for e in scn.expectations if e.kind in ("fires", "notified")}
-        out: list[Need] = []
+        out: list[tuple[Need, Any]] = []
         for e in scn.expectations:
             if e.kind not in ("silent", "fires", "resolves", "notified"):
                 continue
             names = sorted(set(self.catalog.alerts) - to_fire) if e.subject == "*" else [e.subject]
+            labels = e.params.get("labels")
             for n in names:
                 if n in self.catalog.alerts:
-                    out += [x for x in relevant(needs_of(n, self.catalog.rule(n).expr), e.params.get("labels"))
-                            if x not in out]
+                    out += [(x, labels) for x in relevant(needs_of(n, self.catalog.rule(n).expr), labels)
+                            if (x, labels) not in out]
         return out
 
     def event_limits(self, scn: Scenario) -> list[tuple[float, str]]:
@@ -526,7 +528,9 @@ class ScenarioRunner:
         at the scenario's constant request rate (other load profiles are judged after the run only)."""
         if self.opt.rates is None or scn.load.profile != "constant_rate":
             return []
-        return limits(self.judged_needs(scn), self.opt.rates, scn.load.rate)
+        rates = self.opt.rates
+        return list(dict.fromkeys(x for need, labels in self.judged_needs(scn)
+                                  for x in limits([need], rates, scn.load.rate, labels)))
 
     def _silent(self, events: list[Any], alert: str, labels: Any, start: float, stop: float, *,
                 pinned: bool) -> Verdict:

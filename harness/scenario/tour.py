@@ -34,9 +34,10 @@ from harness.scenario.suite import Plan, SuiteResult, pack_label
 
 EXPECTED_FINDINGS = suite.SCENARIOS_DIR / "expected-findings.json"
 
-# On the reference packs: Redis killed (RedisDown fires, pages, reaches Slack, resolves), and the primary
-# 40 ms slower (nothing may fire; the availability SLO against ground truth and the recording rule).
-REFERENCE_TOUR = ("redis_down_fires.yaml", "error_rate_slow_primary.yaml")
+# On the reference packs: Redis killed (RedisDown fires, pages, reaches Slack, resolves), and the
+# service an hour into 99.95% availability (history backfilled; AvailabilitySLOBreach must stay silent, and the
+# availability SLO against ground truth and the recording rule).
+REFERENCE_TOUR = ("redis_down_fires.yaml", "availability_slo_near_miss.yaml")
 # On the published packs, defects that show in every run: each is a rule that cannot fire or a receiver that
 # cannot be reached, so a slow scrape on a busy machine cannot change the finding. RedisDown is
 # blind when the exporter is gone; the PagerDuty receiver speaks an API its URL refuses; the connection-pool

@@ -343,3 +343,15 @@ def test_firing_on_a_window_that_held_enough_events_still_fails_a_silent_check()
     (v,) = runner.evaluate(scn, stack.timeline, 0.0, 60.0, {}, Path("/nonexistent"))
     assert v.status == FAIL and v.observed.startswith("firing from t=40.00s")
     assert "fired where not judged: QueryLatencyHigh{query_name=query1}" in v.observed
+
+
+def test_an_expectation_with_labels_plans_for_the_series_groups_it_names_only():
+    from harness.scenario.resolution import EventRates
+
+    rates = EventRates({("query_duration_seconds_count", (("query_name", "query2"),)): 0.1,
+                        ("query_duration_seconds_count", (("query_name", "query1"),)): 0.001})
+    runner, _ = _latency_runner(rates)
+    scn = parse_scenario("duration: 10m\nload: {profile: constant_rate, rate: 40}\nexpect:\n"
+                         "  - silent: QueryLatencyHigh\n    labels: {query_name: query2}\n")
+    choice = runner.choose_scale(scn, cap=60)
+    assert choice.scale == 13 and choice.under_resolved == ()

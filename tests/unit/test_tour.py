@@ -49,7 +49,7 @@ def as_expected(**changes: Any) -> SuiteResult:
 
 
 def test_the_tour_plans_from_the_shipped_scenarios_and_requires_their_stable_findings():
-    assert [s.name for s in TOUR.reference.scenarios] == ["redis_down_fires", "error_rate_slow_primary"]
+    assert [s.name for s in TOUR.reference.scenarios] == ["redis_down_fires", "availability_slo_near_miss"]
     assert [p.name for p in TOUR.reference.rule_files] == ["reference.yml", "reference-slo.yml"]
     assert [p.name for p in TOUR.published.rule_files] == ["betting-alerts.yml", "petforce-slo.yml"]
     assert TOUR.published.alertmanager_config.name == "alertmanager.yml"
@@ -78,7 +78,7 @@ def test_the_tour_as_planned_is_ok():
     out = tour.judge_tour(TOUR, as_expected())
     assert out.problems == []
     assert out.ok
-    assert [r.name for r in out.reference] == ["redis_down_fires", "error_rate_slow_primary"]
+    assert [r.name for r in out.reference] == ["redis_down_fires", "availability_slo_near_miss"]
     assert finding_keys(out.findings) == sorted(TOUR.expected.findings)
 
 
@@ -212,7 +212,7 @@ def test_plans_run_on_one_stack_with_the_packs_switched_by_reload(fake_stack, tm
                           on_result=lambda r: seen.append(r.name), notes=["how to read this report"])
     assert fake_stack == [
         ("start", (["reference.yml", "reference-slo.yml"], "reference.yml")),
-        ("run", "redis_down_fires"), ("run", "error_rate_slow_primary"),
+        ("run", "redis_down_fires"), ("run", "availability_slo_near_miss"),
         ("rules", ["betting-alerts.yml", "petforce-slo.yml"]), ("alertmanager", "alertmanager.yml"),
         ("run", "redis_monitoring_blind"), ("run", "error_rate_fires"), ("run", "connection_pool_fires"),
         ("stop", None)]
@@ -240,5 +240,5 @@ def test_an_interrupted_tour_stops_the_stack_and_still_writes_the_report(fake_st
                           kind="demo")
     assert out.interrupted and not out.ok
     assert fake_stack[-1] == ("stop", None)
-    assert [r.name for r in out.results] == ["redis_down_fires", "error_rate_slow_primary", "redis_monitoring_blind"]
+    assert [r.name for r in out.results] == ["redis_down_fires", "availability_slo_near_miss", "redis_monitoring_blind"]
     assert out.report_path is not None and "interrupted" in out.report_path.read_text()
