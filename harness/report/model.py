@@ -15,7 +15,7 @@ from typing import Any
 from harness.scenario.result import ScenarioResult, Verdict
 from harness.timeline import Event
 
-RUN_KINDS = ("verify", "audit", "drill", "demo", "pytest")
+RUN_KINDS = ("verify", "audit", "drill", "demo", "mutate", "pytest")
 
 # Panel check outcomes.
 PANEL_OK = "ok"
@@ -113,6 +113,8 @@ class RunReport:
     interrupted: bool = False               # the run was cut short (Ctrl-C, SIGTERM, a crash)
     error: str | None = None                # why the run itself failed, if it did
     notes: list[str] = field(default_factory=list)
+    # ``harness mutate``: the mutation-testing result (harness.scenario.mutate.MutationResult.to_dict()).
+    mutation: dict[str, Any] | None = None
 
     @property
     def passed(self) -> int:
@@ -124,7 +126,13 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and not self.interrupted and self.failed == 0
+        """Nothing failed; for a mutation run (whose killed mutants fail scenarios on purpose), every mutant
+        killed."""
+        if self.error is not None or self.interrupted:
+            return False
+        if self.mutation is not None:
+            return self.mutation.get("survived") == 0 and self.mutation.get("not_run") == 0
+        return self.failed == 0
 
 
 def verdict_from_dict(raw: dict[str, Any]) -> Verdict:

@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.report.figure import build_figure, prod_time
 from harness.report.model import RuleCoverage, RunReport
+from harness.report.mutation import mutation_section
 from harness.report.series import Series
 from harness.report.summary import iso
 from harness.scenario.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
@@ -236,6 +237,8 @@ def render_page(run: RunReport, coverage: RuleCoverage | None, scenario_parts: S
     ``files``: (label, relative path) links to the report's other files."""
     if run.interrupted:
         overall = "interrupted"
+    elif run.mutation is not None:
+        overall = "passed" if run.ok else "failed"
     elif run.error is not None or run.failed:
         overall = "failed"
     else:
@@ -289,6 +292,7 @@ time scale &times;{run.time_scale:g} (1 s here ≈ {e(prod_time(1.0, run.time_sc
 {run_err}
 <section class="card"><h2>Summary</h2><div class="tiles">{tile_html}</div>{_index(run)}
 <p class="files">{file_links}</p></section>
+{mutation_section(run.mutation)}
 {_findings(run.findings)}
 {_coverage(coverage, run.rule_alerts)}
 {_dashboards(run)}

@@ -279,7 +279,7 @@ def generate_from_texts(texts: Mapping[str, str], routing: SeverityRouting | Non
     skipped: list[Skipped] = []
     for path, doc in docs.items():
         for site in doc.sites:
-            if site.rule.kind != "alert" or site.name not in wanted:
+            if site.rule.kind != "alert":
                 continue
             for c in _candidates(doc, site.index, ctx):
                 if c.edited is None:
@@ -292,12 +292,14 @@ def generate_from_texts(texts: Mapping[str, str], routing: SeverityRouting | Non
                     continue
                 files = tuple((p, c.edited.text if p == path else t) for p, t in texts.items())
                 mutants.append((site, path, c, rule, files))
+    # Ids count every alert's mutants, so a mutant keeps its id when a run is restricted to some alerts.
     width = max(2, len(str(len(mutants))))
     out = tuple(Mutant(id=f"m{i + 1:0{width}d}", alert=site.name, operator=c.operator, description=c.description,
                        direction=c.direction, file=path, line=site.rule.line, rule_index=site.index, rule=rule,
                        group_interval=site.group_interval, files=files, hint=c.hint)
                 for i, (site, path, c, rule, files) in enumerate(mutants))
-    return MutantSet(out, tuple(skipped), tuple(wanted))
+    return MutantSet(tuple(m for m in out if m.alert in wanted), tuple(s for s in skipped if s.alert in wanted),
+                     tuple(wanted))
 
 
 def _not_a_mutant(original: str, mutated: str, operator: str) -> str:

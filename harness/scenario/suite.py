@@ -6,6 +6,7 @@ Used by ``harness verify``, ``harness audit``, ``harness drill`` and the pytest 
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import time
@@ -70,8 +71,10 @@ def validation_context(catalog: Catalog) -> ValidationContext:
                              receiver_roles=catalog.receivers_by_role)
 
 
+@functools.cache
 def shipped_alerts() -> frozenset[str]:
-    """Alert names in every rule pack shipped with the harness (seed and reference)."""
+    """Alert names in every rule pack shipped with the harness (seed and reference). Read once per process: it
+    is asked once per scenario, and reading the packs takes a second."""
     return frozenset(load_catalog(sorted(RULES_DIR.glob("*.yml"))).alerts)
 
 

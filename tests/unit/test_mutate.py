@@ -1,0 +1,392 @@
+"""harness mutate without services: which scenarios can kill which mutant, the kill judgement, the run loop
+(first kill stops, the original run once per scenario, one baseline run for all), and the report sections.
+A fake stack whose "Prometheus" evaluates the loaded rule text plays the scenarios end to end."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import harness.stack
+from harness.config import resolve_config
+from harness.report.model import RunReport
+from harness.report.mutation import mutation_section
+from harness.report.summary import build_summary, load_run_report
+from harness.rules.mutants import LABELS, WEAKER
+from harness.rules.packs import load_rules
+from harness.scenario import cli, mutate, suite
+from harness.scenario.model import parse_scenario
+from harness.scenario.mutate import (
+    BASELINE,
+    KILLED,
+    NOT_RUN,
+    ORIGINAL,
+    SURVIVED,
+    baseline_kill,
+    cannot_kill,
+    new_failures,
+    plan_mutation,
+    render_plan,
+    render_result,
+    run_mutation,
+)
+from harness.scenario.result import FAIL, PASS, ScenarioResult, Verdict
+
+RULES = """\
+groups:
+  - name: g
+    interval: 30s
+    rules:
+      # RedisDown, as the reference pack writes it
+      - alert: Down
+        expr: up{job="redis"} == 0 or redis_up == 0
+        for: 1m
+        labels:
+          severity: critical
+"""
+
+AM = """\
+route:
+  receiver: chat
+  group_by: [alertname]
+  routes:
+    - match: {severity: critical}
+      receiver: pager
+receivers:
+  - name: chat
+    webhook_configs: [{url: "http://chat.invalid/"}]
+  - name: pager
+    webhook_configs: [{url: "http://pager.invalid/"}]
+"""
+
+SCENARIOS = {
+    "healthy_baseline": "duration: 10m\nexpect:\n  - silent: '*'\n",
+    "down_near_miss": "duration: 10m\nfaults:\n  - {kind: crash, target: redis, start: 3m, duration: 20s}\n"
+                      "expect:\n  - silent: Down\n",
+    "down_blind": "duration: 12m\nfaults:\n  - {kind: crash, target: redis_exporter, start: 3m, duration: 5m}\n"
+                  "expect:\n  - fires: Down\n",
+    "down_fires": "duration: 20m\nfaults:\n  - {kind: crash, target: redis, start: 3m, duration: 10m}\n"
+                  "expect:\n  - fires: Down\n    labels: {severity: critical}\n  - notified: Down\n"
+                  "    receivers: [pager]\n",
+}
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> dict[str, Any]:
+    rules, am, scn_dir = tmp_path / "rules.yml", tmp_path / "am.yml", tmp_path / "scenarios"
+    rules.write_text(RULES)
+    am.write_text(AM)
+    scn_dir.mkdir()
+    for name, text in SCENARIOS.items():
+        (scn_dir / f"{name}.yaml").write_text(f"name: {name}\n{text}")
+    return {"rules": rules, "am": am, "scenarios": scn_dir, "tmp": tmp_path}
+
+
+def _plan(world: dict[str, Any], *, drop: tuple[str, ...] = (), **kw: Any) -> mutate.MutationPlan:
+    paths = [p for p in sorted(world["scenarios"].glob("*.yaml")) if p.stem not in drop]
+    return plan_mutation(paths, [world["rules"]], world["am"], time_scale=60, **kw)
+
+
+def _mutant(plan: mutate.MutationPlan, contains: str) -> Any:
+    found = [s for s in plan.schedules if contains in s.mutant.description]
+    assert len(found) == 1, [s.mutant.description for s in plan.schedules]
+    return found[0]
+
+
+# -- the fake Prometheus: what each scenario makes a rule do ------------------------------------------
+
+
+def fires(rule: Any, scenario: str) -> bool:
+    """Whether ``rule`` fires in the scenario, reasoning as Prometheus would on the reference stack."""
+    expr = " ".join(rule.expr.split())
+    branches = [b.strip() for b in expr.split(" or ")]
+    if any("!=" in b for b in branches):
+        return True                                     # an inverted `== 0` fires on a healthy stack too
+    if rule.for_s > 60:
+        return False                                    # no fault here lasts 10 minutes past its start
+    up = 'up{job="redis"} == 0' in branches             # the exporter is gone: only `up` says so
+    redis_up = "redis_up == 0" in branches              # Redis is gone, its exporter answers redis_up 0
+    return (scenario == "down_blind" and up) or (scenario == "down_fires" and redis_up)
+
+
+class FakeRunner:
+    def __init__(self, stack: FakeStack, catalog: Any, options: Any) -> None:
+        self.stack, self.catalog = stack, catalog
+
+    def run(self, scn: Any) -> ScenarioResult:
+        base = scn.name.split("@")[0]
+        rules = {r.name: r for p in self.stack.loaded for r in load_rules(p).alerts}
+        self.stack.ran.append((scn.name, [str(p) for p in self.stack.loaded]))
+        verdicts = []
+        for e in scn.expectations:
+            names = sorted(self.catalog.alerts) if e.subject == "*" else [e.subject]
+            for name in names:
+                rule = rules[name]
+                on = fires(rule, base)
+                if e.kind == "silent":
+                    verdicts.append(Verdict("silent", name, FAIL if on else PASS, "silent", "fired" if on else "ok"))
+                elif e.kind == "fires":
+                    want = e.params.get("labels") or {}
+                    ok = on and all(rule.labels.get(k) == v for k, v in want.items())
+                    verdicts.append(Verdict("fires", name, PASS if ok else FAIL, "fires", "fired" if ok else "no"))
+                elif e.kind == "notified":
+                    for r in e.params["receivers"]:
+                        got = on and (rule.labels.get("severity") == "critical") == (r == "pager")
+                        verdicts.append(Verdict("notified", r, PASS if got else FAIL, f"{name} delivered to {r}",
+                                                "arrived" if got else "no notification"))
+        return ScenarioResult(scn.name, scn.file, 0.0, 1.0, 60, verdicts)
+
+
+@dataclass
+class FakeStack:
+    clock: Any
+    timeline: Any
+    loaded: list[Path]
+    ran: list[tuple[str, list[str]]] = field(default_factory=list)
+    reloads: int = 0
+    urls: dict[str, str] = field(default_factory=dict)
+    services: dict[str, Any] = field(default_factory=dict)
+
+    def reload_rules(self, paths: list[Path]) -> list[Path]:
+        self.loaded = list(paths)
+        self.reloads += 1
+        return paths
+
+    def reload_alertmanager(self, path: Path) -> None:
+        raise AssertionError("the Alertmanager config never changes in a mutation run")
+
+    def stop(self) -> None:
+        self.loaded = []
+
+
+@pytest.fixture
+def fake_stack(monkeypatch: pytest.MonkeyPatch) -> list[FakeStack]:
+    started: list[FakeStack] = []
+
+    def start_stack(cfg: Any, *, rules: list[Path], alertmanager_config: Path, clock: Any, timeline: Any) -> FakeStack:
+        started.append(FakeStack(clock, timeline, list(rules)))
+        return started[-1]
+
+    monkeypatch.setattr(harness.stack, "start_stack", start_stack)
+    monkeypatch.setattr(suite, "ScenarioRunner", FakeRunner)
+    monkeypatch.setattr(suite, "check_run_dashboards", lambda stack: [])
+    monkeypatch.setattr(suite, "measured_terms", lambda stack, backend, records_dir: None)
+    return started
+
+
+# -- planning ------------------------------------------------------------------------------------------
+
+
+def test_each_mutant_gets_the_scenarios_that_can_kill_it_cheapest_first(world):
+    plan = _plan(world)
+    assert len(plan.mutants.mutants) == 9 and len(plan.mutants.skipped) == 4     # four `== 0` thresholds
+    weaker = _mutant(plan, "for 1m -> 10m")
+    assert weaker.mutant.direction == WEAKER and not weaker.on_baseline
+    # silent-only scenarios cannot fail a mutant that can only fire less, and say why
+    assert [s.name for s in weaker.scenarios] == ["down_blind", "down_fires"]
+    assert dict(weaker.cannot_kill)["down_near_miss"].startswith("only checks that Down stays silent")
+    inverted = _mutant(plan, "comparison == -> != in branch 1")
+    assert inverted.mutant.direction != WEAKER and inverted.on_baseline
+    # cheapest first: 10m + 5m warm-up (a tie, by name), 12m + 5m, 20m + 5m
+    assert [s.name for s in inverted.scenarios] == ["down_near_miss", "healthy_baseline", "down_blind", "down_fires"]
+    severity = _mutant(plan, "severity critical -> warning")
+    assert severity.mutant.direction == LABELS
+    assert [s.name for s in severity.scenarios] == ["down_fires"]          # the only severity/routing check
+
+
+def test_cannot_kill_reasons(world):
+    inverted = _mutant(_plan(world), "comparison == -> != in branch 1").mutant
+    assert inverted.direction not in (WEAKER, LABELS)
+    other = parse_scenario("name: s\nduration: 5m\nexpect:\n  - silent: Other\n")
+    assert cannot_kill(other, inverted) == "checks nothing about Down"
+    exempt = parse_scenario("name: s\nduration: 5m\nexpect:\n  - fires: Down\n  - silent: '*'\n")
+    assert cannot_kill(exempt, inverted) == ""                                 # its fires check can
+
+
+def test_the_plan_is_printed_before_anything_runs(world):
+    text = render_plan(_plan(world))
+    assert "9 mutant(s) of 1 alert(s)" in text
+    assert "4 skipped, each equivalent by construction" in text and "0 scaled is still 0" in text
+    assert "2 mutant(s) that may fire more than their originals run together on one healthy_baseline run" in text
+    assert "scenario run(s) in all" in text
+
+
+def test_alert_filter_keeps_ids(world, tmp_path):
+    two = tmp_path / "two.yml"
+    two.write_text(RULES + "      - alert: Other\n        expr: x > 1\n        for: 1m\n")
+    all_ids = {m.id: m.description for m in plan_mutation([], [two], world["am"], time_scale=60).mutants.mutants}
+    only = plan_mutation([], [two], world["am"], time_scale=60, alerts=["Other"]).mutants.mutants
+    assert only and all(all_ids[m.id] == m.description for m in only)
+
+
+# -- judging -------------------------------------------------------------------------------------------
+
+
+def _res(*verdicts: Verdict, error: str | None = None) -> ScenarioResult:
+    return ScenarioResult("s", "s.yaml", 0.0, 1.0, 60, list(verdicts), error=error)
+
+
+def test_a_kill_is_a_check_of_the_alert_failing_on_the_mutant_and_passing_on_the_original():
+    fired = Verdict("silent", "Down", FAIL, "not firing", "firing from t=3s")
+    other = Verdict("silent", "Other", FAIL, "not firing", "firing")          # noise: another alert's check
+    slo = Verdict("slo", "availability", FAIL, "holds", "did not")
+    assert new_failures(_res(fired, other, slo), _res(), "Down") == [fired]
+    assert new_failures(_res(fired), _res(fired), "Down") == []               # the original fails it too
+    assert new_failures(_res(fired), None, "Down") == [fired]                 # the original taken to pass
+    assert new_failures(_res(fired, error="load never started"), _res(), "Down") == []
+    routed = Verdict("notified", "pager", FAIL, "Down delivered to pager within 5s", "no notification")
+    assert new_failures(_res(routed), _res(), "Down") == [routed]
+    assert new_failures(_res(routed), _res(), "Do") == []                     # names match whole
+
+
+def test_a_baseline_kill_needs_the_original_silent(world):
+    m = _mutant(_plan(world), "comparison == -> != in branch 1").mutant
+    mine = Verdict("silent", m.renamed, FAIL, "not firing", "firing from t=1s")
+    assert baseline_kill(_res(mine, Verdict("silent", "Down", PASS, "", "")), m) is mine
+    assert baseline_kill(_res(mine, Verdict("silent", "Down", FAIL, "", "")), m) is None
+    assert baseline_kill(_res(Verdict("silent", m.renamed, PASS, "", "")), m) is None
+
+
+# -- the loop ------------------------------------------------------------------------------------------
+
+
+def _scripted(plan: mutate.MutationPlan, failing: dict[tuple[str, str], list[Verdict]]):
+    """A scenario runner: (pack key, scenario) -> these failed verdicts (else a pass); records the calls."""
+    calls: list[tuple[str, str]] = []
+
+    def run(key: str, scn: Any) -> ScenarioResult:
+        calls.append((key, scn.name))
+        return _res(*failing.get((key, scn.name), [Verdict("fires", "Down", PASS, "", "")]))
+
+    return run, calls
+
+
+def test_first_kill_stops_and_the_original_runs_once_per_scenario(world):
+    plan = _plan(world)
+    ids = {s.mutant.description: s.mutant.id for s in plan.schedules}
+    no_fire = [Verdict("fires", "Down", FAIL, "firing", "never fired")]
+    m_for, m_up = ids["for 1m -> 10m"], ids["metric up -> u in branch 1 of 2 (or)"]
+    run, calls = _scripted(plan, {(m_for, "down_blind"): no_fire, (m_up, "down_blind"): no_fire})
+    out = run_mutation(plan, run)
+    by = {o.mutant.id: o for o in out.outcomes}
+    assert by[m_for].status == KILLED and by[m_for].killed_by == "down_blind"
+    assert [a.scenario for a in by[m_for].attempts] == ["down_blind"]          # stopped at the first kill
+    assert calls.count((ORIGINAL, "down_blind")) == 1                          # cached for the second mutant
+    assert calls[0] == (BASELINE, "healthy_baseline")                          # all "may fire more" at once
+    assert by[m_up].evidence == ["fires Down: never fired"]
+    survivor = by[ids["severity critical -> warning"]]
+    assert survivor.status == SURVIVED and [a.scenario for a in survivor.attempts] == ["down_fires"]
+    assert out.runs[BASELINE] == 1 and out.runs[ORIGINAL] == 1
+    assert out.score == pytest.approx(2 / 9) and not out.ok
+
+
+def test_trusting_the_original_skips_its_runs(world):
+    plan = _plan(world, trust_original=True)
+    m_for = _mutant(plan, "for 1m -> 10m").mutant.id
+    run, calls = _scripted(plan, {(m_for, "down_blind"): [Verdict("fires", "Down", FAIL, "", "never fired")]})
+    out = run_mutation(plan, run)
+    assert not [c for c in calls if c[0] == ORIGINAL] and out.runs[ORIGINAL] == 0
+    assert next(o for o in out.outcomes if o.mutant.id == m_for).status == KILLED
+
+
+def test_a_failure_the_original_shares_is_no_kill(world):
+    plan = _plan(world)
+    m_for = _mutant(plan, "for 1m -> 10m").mutant.id
+    fail = [Verdict("fires", "Down", FAIL, "", "never fired")]
+    run, _ = _scripted(plan, {(m_for, "down_blind"): fail, (ORIGINAL, "down_blind"): fail})
+    o = next(o for o in run_mutation(plan, run).outcomes if o.mutant.id == m_for)
+    assert o.status == SURVIVED
+    assert [(a.scenario, a.outcome) for a in o.attempts] == [("down_blind", "no verdict"), ("down_fires", "passed")]
+
+
+def test_an_interrupted_run_keeps_what_it_judged(world):
+    plan = _plan(world, trust_original=True)
+    result = mutate.new_result(plan)
+    seen: list[str] = []
+
+    def run(key: str, scn: Any) -> ScenarioResult:
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+        seen.append(key)
+        return _res(Verdict("fires", "Down", FAIL, "", "never fired"))
+
+    with pytest.raises(KeyboardInterrupt):
+        run_mutation(plan, run, result)
+    statuses = [o.status for o in result.outcomes]
+    assert KILLED in statuses and NOT_RUN in statuses
+    assert "not run" in render_result(result)
+
+
+# -- end to end on a fake stack ---------------------------------------------------------------------
+
+
+def test_a_mutation_run_on_one_stack_kills_every_mutant_and_reports_it(world, fake_stack, tmp_path):
+    cfg = resolve_config({"reports_dir": str(tmp_path / "reports")})
+    plan = _plan(world)
+    out, result = mutate.run_mutate(plan, cfg)
+    assert len(fake_stack) == 1                                     # one stack; mutants swapped in by reload
+    stack = fake_stack[0]
+    assert result.ok and result.count(KILLED) == 9, render_result(result)
+    assert result.runs[BASELINE] == 1
+    first_name, first_files = stack.ran[0]
+    assert first_name == "healthy_baseline@all-mutants" and first_files[-1].endswith("all-mutants.yml")
+    assert all("@" in name for name, _ in stack.ran)
+    # every mutant ran with only its own file changed: the original file is not loaded beside it
+    for name, files in stack.ran:
+        key = name.split("@")[1]
+        if key.startswith("m"):
+            assert len(files) == 1 and files[0].endswith(f"/{key}/rules.yml")
+    summary = json.loads((out.report_path.parent / "summary.json").read_text())
+    assert summary["kind"] == "mutate" and summary["ok"] is True
+    assert summary["mutation"]["killed"] == 9 and summary["mutation"]["equivalent"] == 4
+    assert "Mutation testing" in out.report_path.read_text()
+    assert load_run_report(out.report_path.parent).mutation == summary["mutation"]
+
+
+def test_a_survivor_says_what_would_kill_it_and_fails_the_command(world, fake_stack, tmp_path, capsys,
+                                                                   monkeypatch):
+    monkeypatch.setenv("HARNESS_REPORTS_DIR", str(tmp_path / "reports"))
+    # Without the exporter-crash scenario nothing exercises the `up` branch.
+    (world["scenarios"] / "down_blind.yaml").unlink()
+    code = cli.main_mutate([str(world["scenarios"]), "--rules", str(world["rules"]), "--alertmanager-config",
+                            str(world["am"])])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "survivors, and what kind of scenario would kill each:" in out
+    assert "or branch 1 of 2 removed (up{job=\"redis\"} == 0)" in out
+    assert "would be killed by a fires scenario for that branch (up{job=\"redis\"} == 0), checked with labels:" in out
+    assert "KILLED" in out and "report: " in out
+
+
+def test_cli_plan_only(world, capsys):
+    code = cli.main_mutate([str(world["scenarios"]), "--rules", str(world["rules"]), "--alertmanager-config",
+                            str(world["am"]), "--plan"])
+    out = capsys.readouterr().out
+    assert code == 0 and "9 mutant(s) of 1 alert(s)" in out and "(weaker): down_blind, down_fires" in out
+
+
+# -- the report sections ------------------------------------------------------------------------------
+
+
+def test_summary_and_html_sections(world):
+    plan = _plan(world)
+    m_for = _mutant(plan, "for 1m -> 10m").mutant.id
+    run, _ = _scripted(plan, {(m_for, "down_blind"): [Verdict("fires", "Down", FAIL, "", "never fired")]})
+    result = run_mutation(plan, run)
+    report = RunReport(run_id="r", kind="mutate", mutation=result.to_dict())
+    summary = build_summary(report, None, {}, {})
+    assert summary["mutation"]["survived"] == 8 and summary["ok"] is False
+    survivor = next(o for o in summary["mutation"]["outcomes"] if o["status"] == SURVIVED)
+    assert survivor["hint"] and survivor["attempts"]
+    killed = next(o for o in summary["mutation"]["outcomes"] if o["status"] == KILLED)
+    assert "hint" not in killed and killed["killed_by"] == "down_blind"
+    html = mutation_section(summary["mutation"])
+    assert "Mutation testing" in html and "would be killed by" in html and "0 scaled is still 0" in html
+    assert html.index('pill bad">survived') < html.index('pill ok">killed')  # survivors listed first
+    assert mutation_section(None) == ""
+    text = render_result(result)
+    assert "mutation score: 1/9 non-equivalent mutants killed (11%)" in text and "would be killed by" in text
