@@ -637,13 +637,13 @@ def _step(parent: Node, child: Node, mode: str) -> int:
     return 0
 
 
-# -- the combined pack for one healthy-baseline run ---------------------------------------------------
+# -- mutants renamed, to run many at once ---------------------------------------------------------------
 
 
-def baseline_pack(mutants: Sequence[Mutant]) -> str:
+def renamed_pack(mutants: Sequence[Mutant]) -> str:
     """One rule file holding each mutant's changed rule under its renamed alert (``Mutant.renamed``), grouped
-    like the originals (same evaluation interval). Loaded beside the original files, so recording rules the
-    mutants read are there; Prometheus evaluates every rule on its own, so one run judges them all."""
+    like the originals (same evaluation interval). Loaded beside the original files (the recording rules the
+    mutants read are there); Prometheus evaluates every rule on its own, so one run judges them all."""
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for m in mutants:
         key = (m.file, m.rule.group)
@@ -663,5 +663,5 @@ def baseline_pack(mutants: Sequence[Mutant]) -> str:
         if m.rule.annotations:
             rule["annotations"] = dict(m.rule.annotations)
         groups[key]["rules"].append(rule)
-    header = "# Every mutant that may fire more than its original, renamed <alert>__<mutant id> (harness mutate).\n"
+    header = "# Mutants renamed <alert>__<mutant id>, loaded beside the original rule files (harness mutate).\n"
     return header + yaml.safe_dump({"groups": list(groups.values())}, sort_keys=False, width=4096)

@@ -1,28 +1,30 @@
 """``harness mutate``: mutation testing of alert rules. Which of a rule's thresholds, comparisons, `for`, matchers,
 metrics, branches and severity does the scenario suite really pin?
 
-The mutants come from ``harness.rules.mutants`` (one edit each; equivalent ones skipped with the reason). Then,
-on one running stack, rule files switched by reload (never a restart):
+The mutants come from ``harness.rules.mutants`` (one edit each; equivalent ones skipped with the reason). Each is
+offered only the scenarios that name its alert and can kill it by construction (a mutant that can only fire less
+cannot fail a check that the alert stays silent; a severity change can fail only routing, inhibition or
+severity-labelled checks; the healthy baseline's ``silent: "*"`` names every alert). Then, on one running stack,
+rule files switched by reload (never a restart):
 
-1. One healthy-baseline run with every mutant that may fire more than its original loaded at once, each under
-   its own alert name (``<alert>__<id>``) beside the original packs. Prometheus evaluates each rule on its own,
-   so the baseline's ``silent: "*"`` judges them all in one run: a mutant that fires on a healthy stack is
-   killed there (unless its original fires too). Only Prometheus-level firing is judged this way; the
-   baseline checks no notification or inhibition, where mutants could interact.
-2. Each mutant still alive, alone in place of its rule: the scenarios that name its alert and can kill it
-   (a mutant that can only fire less cannot fail a check that the alert stays silent; a severity change
-   can fail only routing, inhibition or severity-labelled checks), cheapest first, stopping at the first kill.
-   Expectations are judged by the original rules (the catalog of the team's packs): a `for` x10 mutant is
-   held to the original `for`'s deadline, not to its own.
+1. Batched runs, each scenario at most once: every mutant still alive that the scenario can kill is loaded at once,
+   each under its own alert name (``<alert>__<id>``), beside the original packs; the scenario's expectations about
+   the alert are copied for each renamed mutant. Prometheus evaluates each rule on its own, so fires / silent /
+   resolves verdicts of a renamed mutant are what its rule alone would give; notified verdicts too when every route
+   groups by ``alertname`` (then no two alert names share a notification), else those wait for step 2. The copies
+   are judged by the original rule's bounds (the catalog maps each renamed alert to the original rule: a `for`
+   x10 mutant is held to the original deadline), and the original, loaded in the same run, is the comparison: a
+   mutant is killed when a verdict about it fails while the same verdict about the original passes. The next
+   scenario is the one that can kill the most live mutants per second of run (the healthy baseline first).
+2. Solo runs, for what a batch cannot judge (an ``inhibited`` check: renamed mutants neither inhibit nor are
+   inhibited by their original): the mutant alone in place of its rule, cheapest scenario first, stopping at the
+   first kill; a verdict about its alert that fails counts when the same scenario passes it on the original packs
+   (run once per scenario, cached; with ``trust_original`` the original is taken to pass every scenario, as the
+   reference packs must in CI).
 
-A mutant is killed by a scenario when a verdict about its alert fails on the mutant and passes on the original
-packs (verdicts about other alerts, and latency and SLO checks, do not count: the mutant cannot change them, so
-their failures are noise). The original's verdicts come from running that scenario once on the original packs,
-the first time a mutant fails it (cached); with ``trust_original`` the original is taken to pass every scenario
-(true of the reference packs, whose suite must pass in CI: ``make scenarios``), which saves those runs.
-
-Pure except ``run_mutation``'s injected scenario runner: planning, judging and rendering are unit-tested without
-services.
+Verdicts about other alerts, and latency and SLO checks, never count: the mutant cannot change them, so their
+failures are noise. Pure except ``run_mutation``'s injected scenario runner and ``run_mutate``: planning, judging
+and rendering are unit-tested without services.
 """
 
 from __future__ import annotations
@@ -30,22 +32,23 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from harness.durations import format_duration
 from harness.rules.mutants import (
-    EITHER,
     LABELS,
-    STRONGER,
     WEAKER,
     Mutant,
     MutantSet,
     Skipped,
-    baseline_pack,
     generate_mutants,
+    renamed_pack,
 )
+from harness.rules.routing import every_route_groups_by
 from harness.scenario.catalog import Catalog
 from harness.scenario.model import Expectation, Scenario
 from harness.scenario.result import FAIL, ScenarioResult, Verdict
@@ -56,14 +59,18 @@ KILLED = "killed"
 SURVIVED = "survived"
 NOT_RUN = "not run"
 
-ORIGINAL = "original"          # pack keys for the scenario runner
-BASELINE = "baseline"
+# How a scenario run loads the rules (RunPack.kind).
+ORIGINAL = "original"          # the team's packs as they are
+SOLO = "solo"                  # one mutant in place of its rule
+BATCH = "batch"                # the team's packs plus mutants renamed <alert>__<id>
 
 # Real seconds a scenario costs beyond its compressed warm-up and duration (quiet wait, history reset, load
-# start, reloads, resolution waits): for the estimate printed before the run.
-RUN_OVERHEAD_S = 12.0
+# start, reloads): 2-3 s measured on the 2-core machine. For the estimate printed before the run.
+RUN_OVERHEAD_S = 4.0
 
 _MUST_HAPPEN = ("fires", "notified", "resolves", "inhibited")
+PROMETHEUS_KINDS = frozenset({"fires", "silent", "resolves"})
+ALL_KINDS = frozenset({"fires", "silent", "resolves", "notified", "inhibited"})
 
 
 # -- what a scenario can tell about a mutant -----------------------------------------------------------
@@ -87,14 +94,9 @@ def names_alert(scn: Scenario, alert: str) -> bool:
     return any(e.subject != "*" for e in expectations_about(scn, alert))
 
 
-def is_baseline(scn: Scenario) -> bool:
-    """A healthy baseline: no fault, and every alert must stay silent."""
-    return not scn.faults and any(e.kind == "silent" and e.subject == "*" for e in scn.expectations)
-
-
-def cannot_kill(scn: Scenario, mutant: Mutant) -> str:
-    """Why ``scn`` cannot kill ``mutant`` by construction ("" when it can)."""
-    about = expectations_about(scn, mutant.alert)
+def cannot_kill(scn: Scenario, mutant: Mutant, kinds: frozenset[str] = ALL_KINDS) -> str:
+    """Why ``scn`` cannot kill ``mutant`` by construction through checks of ``kinds`` ("" when it can)."""
+    about = [e for e in expectations_about(scn, mutant.alert) if e.kind in kinds]
     if not about:
         return f"checks nothing about {mutant.alert}"
     if mutant.direction == WEAKER and not any(e.kind in _MUST_HAPPEN for e in about):
@@ -120,9 +122,13 @@ def scenario_cost_s(scn: Scenario, catalog: Catalog, time_scale: float) -> float
 @dataclass(frozen=True)
 class Schedule:
     mutant: Mutant
-    scenarios: tuple[Scenario, ...]               # those that can kill it, cheapest first
+    batched: tuple[Scenario, ...]                 # can kill it in a batch, cheapest first
+    solo: tuple[Scenario, ...]                    # can kill it only alone (an inhibited check), cheapest first
     cannot_kill: tuple[tuple[str, str], ...]      # (scenario, why) of those that name its alert but cannot
-    on_baseline: bool                             # judged on the one healthy-baseline run of all mutants
+
+    @property
+    def scenarios(self) -> tuple[Scenario, ...]:
+        return self.batched + tuple(s for s in self.solo if s not in self.batched)
 
 
 @dataclass(frozen=True)
@@ -130,57 +136,55 @@ class MutationPlan:
     original: Plan
     mutants: MutantSet
     schedules: tuple[Schedule, ...]
-    baseline: Scenario | None
     time_scale: float
+    batch_kinds: frozenset[str] = PROMETHEUS_KINDS    # the checks a batched run judges
     trust_original: bool = False
     notes: tuple[str, ...] = ()
-
-    @property
-    def on_baseline(self) -> list[Mutant]:
-        return [s.mutant for s in self.schedules if s.on_baseline]
 
     def cost(self, scn: Scenario) -> float:
         return scenario_cost_s(scn, self.original.catalog, self.time_scale)
 
-    def estimate(self) -> tuple[int, int, float, float]:
-        """(fewest runs, most runs, their real seconds): fewest when every mutant dies on its first chance, most
-        when none dies (then each scenario a mutant fails also runs once on the original packs)."""
-        low_runs = high_runs = 0
-        low_s = high_s = 0.0
-        if self.on_baseline and self.baseline is not None:
-            low_runs = high_runs = 1
-            low_s = high_s = self.cost(self.baseline)
-        originals: set[str] = set()
-        for s in self.schedules:
-            rest = [x for x in s.scenarios if not (s.on_baseline and x is self.baseline)]
-            if rest and not s.on_baseline:
-                low_runs += 1
-                low_s += self.cost(rest[0])
-            high_runs += len(rest)
-            high_s += sum(self.cost(x) for x in rest)
-            originals |= {x.name for x in rest}
-        if not self.trust_original:
-            extra = [x for x in self.original.scenarios if x.name in originals]
-            high_runs += len(extra)
-            high_s += sum(self.cost(x) for x in extra)
-        return low_runs, high_runs, low_s, high_s
+    def estimate(self) -> tuple[int, float, int, float]:
+        """(batched runs, their real seconds, solo runs, theirs), at most: each batched scenario once; each solo
+        scenario once per mutant that needs it (and once on the original packs, unless trusted)."""
+        batched = {s.name: s for sch in self.schedules for s in sch.batched}
+        solo = [s for sch in self.schedules for s in sch.solo]
+        originals = {} if self.trust_original else {s.name: s for s in solo}
+        return (len(batched), sum(self.cost(s) for s in batched.values()), len(solo) + len(originals),
+                sum(self.cost(s) for s in [*solo, *originals.values()]))
 
 
-def schedule(mutant: Mutant, scenarios: Sequence[Scenario], baseline: Scenario | None, catalog: Catalog,
-             time_scale: float) -> Schedule:
-    can: list[Scenario] = []
+def schedule(mutant: Mutant, scenarios: Sequence[Scenario], catalog: Catalog, time_scale: float,
+             batch_kinds: frozenset[str] = PROMETHEUS_KINDS) -> Schedule:
+    batched: list[Scenario] = []
+    solo: list[Scenario] = []
     cannot: list[tuple[str, str]] = []
     for scn in scenarios:
-        if scn is not baseline and not names_alert(scn, mutant.alert):
+        if not expectations_about(scn, mutant.alert):
             continue
         why = cannot_kill(scn, mutant)
         if why:
             cannot.append((scn.name, why))
-        else:
-            can.append(scn)
-    can.sort(key=lambda s: (scenario_cost_s(s, catalog, time_scale), s.name))
-    on_baseline = baseline is not None and baseline in can and mutant.direction in (STRONGER, EITHER)
-    return Schedule(mutant, tuple(can), tuple(cannot), on_baseline)
+            continue
+        if not cannot_kill(scn, mutant, batch_kinds):
+            batched.append(scn)
+        if not cannot_kill(scn, mutant, ALL_KINDS - batch_kinds):
+            solo.append(scn)     # a check no batch can judge (an inhibition)
+
+    def cost(s: Scenario) -> tuple[float, str]:
+        return scenario_cost_s(s, catalog, time_scale), s.name
+
+    return Schedule(mutant, tuple(sorted(batched, key=cost)), tuple(sorted(solo, key=cost)), tuple(cannot))
+
+
+def notifications_apart(alertmanager_config: str | Path) -> bool:
+    """Whether every route of the config groups by alertname: then a renamed mutant's notifications are its own."""
+    try:
+        doc = yaml.safe_load(Path(alertmanager_config).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return False
+    route = doc.get("route")
+    return isinstance(route, dict) and every_route_groups_by(route, "alertname")
 
 
 def plan_mutation(scenario_paths: Sequence[str | Path], rule_files: Sequence[str | Path],
@@ -189,15 +193,29 @@ def plan_mutation(scenario_paths: Sequence[str | Path], rule_files: Sequence[str
     """Scenarios validated, mutants generated and each mutant's scenarios chosen, before anything starts."""
     original = plan_run(scenario_paths, rule_files, alertmanager_config)
     mutants = generate_mutants(original.rule_files, alertmanager_config, alerts=alerts)
-    baselines = [s for s in original.scenarios if is_baseline(s)]
-    baseline = next((s for s in baselines if s.name == "healthy_baseline"), baselines[0] if baselines else None)
     notes: list[str] = []
-    if baseline is None:
-        notes.append("no healthy-baseline scenario (no fault, `silent: \"*\"`) among the scenarios: every mutant "
-                     "runs on its own")
-    schedules = tuple(schedule(m, original.scenarios, baseline, original.catalog, time_scale)
-                      for m in mutants.mutants)
-    return MutationPlan(original, mutants, schedules, baseline, time_scale, trust_original, tuple(notes))
+    kinds = PROMETHEUS_KINDS
+    if notifications_apart(alertmanager_config):
+        kinds = PROMETHEUS_KINDS | {"notified"}
+    else:
+        notes.append("some route does not group by alertname, so a renamed mutant could share notifications with "
+                     "its original: notified checks are judged only on solo runs")
+    schedules = tuple(schedule(m, original.scenarios, original.catalog, time_scale, kinds) for m in mutants.mutants)
+    return MutationPlan(original, mutants, schedules, time_scale, kinds, trust_original, tuple(notes))
+
+
+def batch_scenario(scn: Scenario, mutants: Sequence[Mutant], kinds: frozenset[str]) -> Scenario:
+    """``scn`` with each of its expectations about a mutant's alert (of ``kinds``) copied for the renamed mutant."""
+    copies = [replace(e, subject=m.renamed) for m in mutants for e in scn.expectations
+              if e.subject == m.alert and e.kind in kinds]
+    return replace(scn, expectations=(*scn.expectations, *copies))
+
+
+def batch_catalog(catalog: Catalog, mutants: Sequence[Mutant]) -> Catalog:
+    """The original catalog plus each renamed mutant, mapped to its original rule: the copies of expectations are
+    held to the original's bounds, windows and warm-up."""
+    extra = {m.renamed: replace(catalog.rule(m.alert), name=m.renamed) for m in mutants}
+    return replace(catalog, alerts={**catalog.alerts, **extra})
 
 
 # -- judging -------------------------------------------------------------------------------------------
@@ -216,28 +234,29 @@ def failures_about(res: ScenarioResult, alert: str) -> list[Verdict]:
     return [v for v in res.verdicts if v.status == FAIL and verdict_about(v, alert)]
 
 
-def _key(v: Verdict) -> str:
-    return f"{v.check} {v.subject}: {v.expected}"
+def _key(v: Verdict, name: str = "", as_name: str = "") -> tuple[str, str, str]:
+    """What identifies a verdict across runs (and, with ``name`` -> ``as_name``, across a renamed copy)."""
+    if not name:
+        return v.check, v.subject, v.expected
+    return v.check, v.subject.replace(name, as_name), v.expected.replace(name, as_name)
 
 
 def new_failures(mutant_run: ScenarioResult, original_run: ScenarioResult | None, alert: str) -> list[Verdict]:
-    """The verdicts about ``alert`` that fail on the mutant and pass on the original (``None``: the original is
-    taken to pass everything). A run that failed to run judges nothing."""
+    """The verdicts about ``alert`` that fail on the mutant's solo run and pass on the original's (``None``: the
+    original is taken to pass everything). A run that failed to run judges nothing."""
     if mutant_run.error is not None:
         return []
     base = {_key(v) for v in failures_about(original_run, alert)} if original_run is not None else set()
     return [v for v in failures_about(mutant_run, alert) if _key(v) not in base]
 
 
-def baseline_kill(res: ScenarioResult, mutant: Mutant) -> Verdict | None:
-    """The verdict that kills ``mutant`` on the all-mutants baseline run: its renamed alert fired while the
-    original stayed silent."""
+def batch_failures(res: ScenarioResult, mutant: Mutant) -> list[Verdict]:
+    """The verdicts about ``mutant`` (renamed) that fail in a batched run while the same verdict about its original,
+    in the same run, passes."""
     if res.error is not None:
-        return None
-    fired = next((v for v in res.verdicts if v.check == "silent" and v.subject == mutant.renamed
-                  and v.status == FAIL), None)
-    original_fired = any(v.check == "silent" and v.subject == mutant.alert and v.status == FAIL for v in res.verdicts)
-    return None if fired is None or original_fired else fired
+        return []
+    original = {_key(v) for v in failures_about(res, mutant.alert)}
+    return [v for v in failures_about(res, mutant.renamed) if _key(v, mutant.renamed, mutant.alert) not in original]
 
 
 # -- the run -------------------------------------------------------------------------------------------
@@ -249,6 +268,7 @@ class Attempt:
     outcome: str                   # "killed", "passed", "error", "no verdict" (the original failed it too)
     seconds: float
     detail: str = ""
+    run: str = ""                  # "batch 3 (12 mutants)", "alone", ...
 
 
 @dataclass
@@ -277,7 +297,7 @@ class MutationResult:
     alerts: tuple[str, ...]
     trust_original: bool
     packs: str = ""
-    runs: dict[str, int] = field(default_factory=lambda: {BASELINE: 0, "mutant": 0, ORIGINAL: 0})
+    runs: dict[str, int] = field(default_factory=lambda: {BATCH: 0, SOLO: 0, ORIGINAL: 0})
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -307,12 +327,33 @@ class MutationResult:
                 "outcomes": [o.to_dict() for o in self.outcomes], "skipped": [s.to_dict() for s in self.skipped]}
 
 
-ScenarioRun = Callable[[str, Scenario], ScenarioResult]   # (pack key: ORIGINAL, BASELINE or a mutant id, scenario)
+@dataclass(frozen=True)
+class RunPack:
+    """How a scenario run loads the rules: the original packs, one mutant in place of its rule, or a batch of
+    mutants renamed beside the originals. ``label`` names the run (``<scenario>@<label>`` in the report)."""
+
+    kind: str                       # ORIGINAL | SOLO | BATCH
+    mutants: tuple[Mutant, ...] = ()
+    label: str = ORIGINAL
+
+
+ScenarioRun = Callable[[RunPack, Scenario], ScenarioResult]
 
 
 def new_result(plan: MutationPlan) -> MutationResult:
     return MutationResult([MutantOutcome(s.mutant, s.cannot_kill) for s in plan.schedules], plan.mutants.skipped,
                           plan.mutants.alerts, plan.trust_original, pack_label(plan.original), notes=list(plan.notes))
+
+
+def next_batch(plan: MutationPlan, pending: dict[str, list[Scenario]]) -> Scenario | None:
+    """The scenario that can kill the most live mutants per second of run (ties: the cheaper, then by name)."""
+    counts: dict[str, tuple[int, Scenario]] = {}
+    for scenarios in pending.values():
+        for scn in scenarios:
+            counts[scn.name] = (counts.get(scn.name, (0, scn))[0] + 1, scn)
+    if not counts:
+        return None
+    return max(counts.values(), key=lambda c: (c[0] / plan.cost(c[1]), -plan.cost(c[1]), c[1].name))[1]
 
 
 def run_mutation(plan: MutationPlan, run: ScenarioRun, result: MutationResult | None = None,
@@ -321,13 +362,12 @@ def run_mutation(plan: MutationPlan, run: ScenarioRun, result: MutationResult | 
     filled in as the run goes, so whoever passed it still has the verdicts so far if ``run`` raises (Ctrl-C)."""
     out = result if result is not None else new_result(plan)
     by_id = {o.mutant.id: o for o in out.outcomes}
-    originals: dict[str, ScenarioResult] = {}
     started = time.monotonic()
 
-    def timed(pack: str, scn: Scenario) -> tuple[ScenarioResult, float]:
+    def timed(pack: RunPack, scn: Scenario) -> tuple[ScenarioResult, float]:
         t = time.monotonic()
         res = run(pack, scn)
-        out.runs["mutant" if pack not in (ORIGINAL, BASELINE) else pack] += 1
+        out.runs[pack.kind] += 1
         out.seconds = time.monotonic() - started
         return res, time.monotonic() - t
 
@@ -336,56 +376,69 @@ def run_mutation(plan: MutationPlan, run: ScenarioRun, result: MutationResult | 
         if on_attempt is not None:
             on_attempt(o, a)
 
-    judged_on_baseline: set[str] = set()
-    together = plan.on_baseline
-    if together and plan.baseline is not None:
-        res, took = timed(BASELINE, plan.baseline)
-        if res.error is not None:
-            out.notes.append(f"the all-mutants baseline run failed ({res.error}); each mutant runs on its own")
-        else:
-            for m in together:
-                o = by_id[m.id]
-                judged_on_baseline.add(m.id)
-                v = baseline_kill(res, m)
-                if v is None:
-                    note(o, Attempt(plan.baseline.name, "passed", took, "silent on a healthy stack (with all mutants)"))
-                    continue
-                o.status, o.killed_by = KILLED, plan.baseline.name
-                o.evidence = [f"{v.check} {v.subject}: {v.observed}"]
-                note(o, Attempt(plan.baseline.name, KILLED, took, o.evidence[0]))
+    def kill(o: MutantOutcome, scn: Scenario, verdicts: list[Verdict], a: Attempt) -> None:
+        o.status, o.killed_by = KILLED, scn.name
+        o.evidence = [f"{v.check} {v.subject}: {v.observed}" for v in verdicts]
+        a.outcome, a.detail = KILLED, "; ".join(o.evidence)
+        note(o, a)
+
+    # 1. Batches: each scenario once, with every live mutant it can kill.
+    pending = {s.mutant.id: list(s.batched) for s in plan.schedules}
+    batches = 0
+    while (scn := next_batch(plan, pending)) is not None:
+        batch = [by_id[i].mutant for i, todo in pending.items() if scn in todo]
+        batches += 1
+        label = f"batch{batches}"
+        res, took = timed(RunPack(BATCH, tuple(batch), label), batch_scenario(scn, batch, plan.batch_kinds))
+        for m in batch:
+            pending[m.id] = [x for x in pending[m.id] if x is not scn]
+            o = by_id[m.id]
+            a = Attempt(scn.name, "passed", took, run=f"{label} ({len(batch)} mutants)")
+            if res.error is not None:
+                a.outcome, a.detail = "error", res.error
+                note(o, a)
+                continue
+            new = batch_failures(res, m)
+            if new:
+                kill(o, scn, new, a)
+                pending[m.id] = []
+            else:
+                note(o, a)
+    # 2. Alone: what only a solo run can show, cheapest first, the first kill stops.
+    originals: dict[str, ScenarioResult] = {}
     for s in plan.schedules:
         o = by_id[s.mutant.id]
         if o.status == KILLED:
             continue
-        for scn in s.scenarios:
-            if scn is plan.baseline and s.mutant.id in judged_on_baseline:
-                continue
-            res, took = timed(s.mutant.id, scn)
+        for scn in s.solo:
+            res, took = timed(RunPack(SOLO, (s.mutant,), s.mutant.id), scn)
+            a = Attempt(scn.name, "passed", took, run="alone")
             if res.error is not None:
-                note(o, Attempt(scn.name, "error", took, res.error))
+                a.outcome, a.detail = "error", res.error
+                note(o, a)
                 continue
-            failed = failures_about(res, s.mutant.alert)
-            if not failed:
-                note(o, Attempt(scn.name, "passed", took))
+            if not failures_about(res, s.mutant.alert):
+                note(o, a)
                 continue
             original: ScenarioResult | None = None
             if not plan.trust_original:
                 if scn.name not in originals:
-                    originals[scn.name], _ = timed(ORIGINAL, scn)
+                    originals[scn.name], _ = timed(RunPack(ORIGINAL), scn)
                 original = originals[scn.name]
                 if original.error is not None:
-                    note(o, Attempt(scn.name, "no verdict", took, f"the original packs' run failed: {original.error}"))
+                    a.outcome, a.detail = "no verdict", f"the original packs' run failed: {original.error}"
+                    note(o, a)
                     continue
             new = new_failures(res, original, s.mutant.alert)
-            if not new:
-                note(o, Attempt(scn.name, "no verdict", took, "the original packs fail the same checks"))
-                continue
-            o.status, o.killed_by = KILLED, scn.name
-            o.evidence = [f"{v.check} {v.subject}: {v.observed}" for v in new]
-            note(o, Attempt(scn.name, KILLED, took, "; ".join(o.evidence)))
-            break
+            if new:
+                kill(o, scn, new, a)
+                break
+            a.outcome, a.detail = "no verdict", "the original packs fail the same checks"
+            note(o, a)
         else:
-            o.status = SURVIVED
+            # Not killed: survived, unless a run that could have killed it failed to judge it.
+            undecided = any(a.outcome in ("error", "no verdict") for a in o.attempts)
+            o.status = NOT_RUN if undecided else SURVIVED
     out.seconds = time.monotonic() - started
     return out
 
@@ -393,37 +446,25 @@ def run_mutation(plan: MutationPlan, run: ScenarioRun, result: MutationResult | 
 # -- packs on disk -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Packs:
-    """Rule files for each pack key, written to ``root``."""
+def write_solo_pack(plan: MutationPlan, mutant: Mutant, root: Path) -> list[Path]:
+    """The rule files of ``mutant`` alone: its mutated file written under ``root``, the others the originals."""
+    paths = []
+    for path, text in mutant.files:
+        if path == mutant.file:
+            target = root / mutant.id / Path(path).name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            paths.append(target)
+        else:
+            paths.append(Path(path))
+    return paths
 
-    files: dict[str, list[Path]]
 
-    def __getitem__(self, key: str) -> list[Path]:
-        return self.files[key]
-
-
-def write_packs(plan: MutationPlan, root: Path) -> Packs:
-    """Each mutant's rule files (only the mutated one is new; the others are the originals) and the all-mutants
-    baseline pack (the originals plus one file of renamed mutants), written under ``root``."""
-    files: dict[str, list[Path]] = {ORIGINAL: list(plan.original.rule_files)}
-    for m in plan.mutants.mutants:
-        d = root / m.id
-        d.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for path, text in m.files:
-            if path == m.file:
-                target = d / Path(path).name
-                target.write_text(text, encoding="utf-8")
-                paths.append(target)
-            else:
-                paths.append(Path(path))
-        files[m.id] = paths
-    if plan.on_baseline:
-        combined = root / "all-mutants.yml"
-        combined.write_text(baseline_pack(plan.on_baseline), encoding="utf-8")
-        files[BASELINE] = [*plan.original.rule_files, combined]
-    return Packs(files)
+def write_batch_pack(plan: MutationPlan, mutants: Sequence[Mutant], root: Path, label: str) -> list[Path]:
+    """The original rule files plus one file of ``mutants`` renamed, written under ``root``."""
+    target = root / f"{label}.yml"
+    target.write_text(renamed_pack(mutants), encoding="utf-8")
+    return [*plan.original.rule_files, target]
 
 
 # -- rendering -----------------------------------------------------------------------------------------
@@ -441,28 +482,27 @@ def render_plan(plan: MutationPlan) -> str:
     if ms.skipped:
         lines.append(f"  {len(ms.skipped)} skipped, each equivalent by construction (or not editable in place):")
         lines += [f"    {s.alert} [{Path(s.file).name}:{s.line}] {s.description}: {s.reason}" for s in ms.skipped]
-    together = plan.on_baseline
-    if together and plan.baseline is not None:
-        lines.append(f"  {len(together)} mutant(s) that may fire more than their originals run together on one "
-                     f"{plan.baseline.name} run, each renamed <alert>__<id>")
-    low, high, low_s, high_s = plan.estimate()
-    lines.append(f"  then each mutant alone, its scenarios cheapest first, stopping at the first kill: {low} to "
-                 f"{high} scenario run(s) in all, about {_human(low_s)} to {_human(high_s)} at time scale "
-                 f"{plan.time_scale:g}")
-    lines.append("  a failure counts only if the original packs pass the same check: " + (
-        "taken as given (--trust-original)" if plan.trust_original else
-        "each scenario a mutant fails is run once on the original packs too"))
-    unkillable = [s for s in plan.schedules if not s.scenarios]
-    for s in unkillable:
-        lines.append(f"  {s.mutant.id} {s.mutant.alert}: no scenario can kill it; it will survive")
+    n_batch, batch_s, n_solo, solo_s = plan.estimate()
+    checks = ", ".join(sorted(plan.batch_kinds))
+    lines.append(f"  batched: each scenario at most once, with every live mutant it can kill ({checks} checks) loaded "
+                 f"at once, renamed <alert>__<id>, beside the originals: at most {n_batch} run(s), about "
+                 f"{_human(batch_s)} at time scale {plan.time_scale:g}")
+    if n_solo:
+        lines.append(f"  alone, for checks a batch cannot judge: at most {n_solo} run(s), about {_human(solo_s)} ("
+                     + ("the original packs taken to pass, --trust-original)" if plan.trust_original else
+                        "with each such scenario once on the original packs)"))
+    for s in plan.schedules:
+        if not s.scenarios:
+            lines.append(f"  {s.mutant.id} {s.mutant.alert} [{s.mutant.where}] {s.mutant.description}: no scenario "
+                         "can kill it; it will survive")
     lines += [f"  note: {n}" for n in plan.notes]
     return "\n".join(lines)
 
 
 def render_attempt(o: MutantOutcome, a: Attempt) -> str:
     m = o.mutant
-    return f"{a.outcome.upper():<10} {m.id} {m.alert}: {m.description} -- {a.scenario} ({a.seconds:.0f} s)" + (
-        f": {a.detail[:140]}" if a.detail and a.outcome != "passed" else "")
+    return (f"{a.outcome.upper():<10} {m.id} {m.alert}: {m.description} -- {a.scenario}, {a.run} ({a.seconds:.0f} s)"
+            + (f": {a.detail[:140]}" if a.detail and a.outcome != "passed" else ""))
 
 
 def render_result(res: MutationResult) -> str:
@@ -478,7 +518,7 @@ def render_result(res: MutationResult) -> str:
             tried = ", ".join(a.scenario for a in o.attempts) or "no scenario could"
             lines.append(f"  {m.id} {m.alert} [{m.where}] {m.description} (tried: {tried})")
             lines.append(f"      would be killed by {m.hint}")
-    lines.append(f"scenario runs: {res.runs[BASELINE]} all-mutants baseline, {res.runs['mutant']} on a mutant, "
+    lines.append(f"scenario runs: {res.runs[BATCH]} batched, {res.runs[SOLO]} with a mutant alone, "
                  f"{res.runs[ORIGINAL]} on the original packs; {_human(res.seconds)}")
     lines += [f"note: {n}" for n in res.notes]
     return "\n".join(lines)
@@ -499,7 +539,7 @@ def check_packs(plan: MutationPlan, root: Path) -> None:
     if not plan.mutants.mutants or shutil.which("promtool") is None:
         return
     every = root / "every-mutant.yml"
-    every.write_text(baseline_pack(plan.mutants.mutants), encoding="utf-8")
+    every.write_text(renamed_pack(plan.mutants.mutants), encoding="utf-8")
     res = promtool_check(every)
     if not res.ok:
         raise HarnessError("promtool refuses a mutant (a harness bug: please report it)", detail=res.output,
@@ -511,43 +551,44 @@ def run_mutate(plan: MutationPlan, cfg: Any,
     """Run ``plan`` on one stack (rule files switched by reload) and write the report, with its mutation-testing
     section, on every path. Returns (the suite result, the mutation result)."""
     import tempfile
-    from dataclasses import replace
 
     from harness.errors import HarnessError
-    from harness.scenario.catalog import load_catalog
     from harness.scenario.suite import Session, run_session
 
     if cfg.backend != "local":
         raise HarnessError(f"harness mutate needs the local backend (configured: {cfg.backend})",
-                           hint="it swaps each mutant in by reloading Prometheus's rule files, which only a stack the "
+                           hint="it swaps mutants in by reloading Prometheus's rule files, which only a stack the "
                                 "harness runs allows; pass --backend local")
     result = new_result(plan)
     am = plan.original.alertmanager_config
     with tempfile.TemporaryDirectory(prefix="harness-mutants-") as tmp:
         root = Path(tmp)
-        packs = write_packs(plan, root)
         check_packs(plan, root)
-        catalogs = {ORIGINAL: plan.original.catalog}
-        if BASELINE in packs.files:
-            catalogs[BASELINE] = load_catalog(packs[BASELINE], am)
 
         def body(session: Session) -> None:
-            def run(key: str, scn: Scenario) -> ScenarioResult:
-                label = "all-mutants" if key == BASELINE else key
-                return session.run(replace(scn, name=f"{scn.name}@{label}"), catalogs.get(key, catalogs[ORIGINAL]),
-                                   rule_files=packs[key], alertmanager_config=am, note=_run_note(plan, key))
+            def run(pack: RunPack, scn: Scenario) -> ScenarioResult:
+                catalog = plan.original.catalog
+                if pack.kind == BATCH:
+                    files = write_batch_pack(plan, pack.mutants, root, pack.label)
+                    catalog = batch_catalog(catalog, pack.mutants)
+                elif pack.kind == SOLO:
+                    files = write_solo_pack(plan, pack.mutants[0], root)
+                else:
+                    files = list(plan.original.rule_files)
+                return session.run(replace(scn, name=f"{scn.name}@{pack.label}"), catalog, rule_files=files,
+                                   alertmanager_config=am, note=_run_note(pack))
 
             run_mutation(plan, run, result, on_attempt)
 
         def finish(report: Any) -> None:
             report.mutation = result.to_dict()
 
-        first = packs[BASELINE] if BASELINE in packs.files else packs[ORIGINAL]
-        out = run_session(first, am, cfg, kind="mutate", body=body, rule_alerts=sorted(plan.original.catalog.alerts),
+        out = run_session(plan.original.rule_files, am, cfg, kind="mutate", body=body,
+                          rule_alerts=sorted(plan.original.catalog.alerts),
                           receivers=sorted(plan.original.catalog.receivers), finish=finish,
-                          notes=[f"mutation testing of {pack_label(plan.original)}: scenario names carry @<mutant id> "
-                                 "(@original: the original packs; @all-mutants: the one baseline run with every "
-                                 "mutant that may fire more, renamed <alert>__<id>)"])
+                          notes=[f"mutation testing of {pack_label(plan.original)}: scenario names carry @batchN "
+                                 "(every live mutant the scenario can kill, renamed <alert>__<id>, beside the "
+                                 "originals), @<mutant id> (that mutant alone) or @original"])
     if out.interrupted:
         result.notes.append("interrupted: mutants not judged are listed as not run")
     if out.error:
@@ -555,10 +596,11 @@ def run_mutate(plan: MutationPlan, cfg: Any,
     return out, result
 
 
-def _run_note(plan: MutationPlan, key: str) -> str:
-    if key == ORIGINAL:
+def _run_note(pack: RunPack) -> str:
+    if pack.kind == ORIGINAL:
         return "run on the original packs (to compare a mutant's failure with)"
-    if key == BASELINE:
-        return f"run with all {len(plan.on_baseline)} mutants that may fire more loaded together, renamed"
-    m = plan.mutants.by_id(key)
-    return f"mutant {m.id} of {m.alert} [{m.where}]: {m.description}"
+    if pack.kind == BATCH:
+        return (f"run with {len(pack.mutants)} mutant(s) loaded beside the original packs, renamed: "
+                + ", ".join(f"{m.renamed} ({m.description})" for m in pack.mutants))
+    m = pack.mutants[0]
+    return f"mutant {m.id} of {m.alert} [{m.where}] alone: {m.description}"

@@ -5,7 +5,7 @@ A fake stack whose "Prometheus" evaluates the loaded rule text plays the scenari
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,13 @@ from harness.rules.packs import load_rules
 from harness.scenario import cli, mutate, suite
 from harness.scenario.model import parse_scenario
 from harness.scenario.mutate import (
-    BASELINE,
     KILLED,
     NOT_RUN,
     ORIGINAL,
     SURVIVED,
-    baseline_kill,
+    batch_catalog,
+    batch_failures,
+    batch_scenario,
     cannot_kill,
     new_failures,
     plan_mutation,
@@ -185,17 +186,28 @@ def test_each_mutant_gets_the_scenarios_that_can_kill_it_cheapest_first(world):
     plan = _plan(world)
     assert len(plan.mutants.mutants) == 9 and len(plan.mutants.skipped) == 4     # four `== 0` thresholds
     weaker = _mutant(plan, "for 1m -> 10m")
-    assert weaker.mutant.direction == WEAKER and not weaker.on_baseline
+    assert weaker.mutant.direction == WEAKER
     # silent-only scenarios cannot fail a mutant that can only fire less, and say why
-    assert [s.name for s in weaker.scenarios] == ["down_blind", "down_fires"]
+    assert [s.name for s in weaker.batched] == ["down_blind", "down_fires"] and weaker.solo == ()
     assert dict(weaker.cannot_kill)["down_near_miss"].startswith("only checks that Down stays silent")
+    assert dict(weaker.cannot_kill)["healthy_baseline"].startswith("only checks that Down stays silent")
     inverted = _mutant(plan, "comparison == -> != in branch 1")
-    assert inverted.mutant.direction != WEAKER and inverted.on_baseline
+    assert inverted.mutant.direction not in (WEAKER, LABELS)
     # cheapest first: 10m + 5m warm-up (a tie, by name), 12m + 5m, 20m + 5m
-    assert [s.name for s in inverted.scenarios] == ["down_near_miss", "healthy_baseline", "down_blind", "down_fires"]
+    assert [s.name for s in inverted.batched] == ["down_near_miss", "healthy_baseline", "down_blind", "down_fires"]
     severity = _mutant(plan, "severity critical -> warning")
     assert severity.mutant.direction == LABELS
-    assert [s.name for s in severity.scenarios] == ["down_fires"]          # the only severity/routing check
+    assert [s.name for s in severity.batched] == ["down_fires"]          # the only severity/routing check
+    assert plan.batch_kinds == {"fires", "silent", "resolves", "notified"}  # the only route groups by alertname
+
+
+def test_notified_checks_wait_for_solo_runs_when_alerts_share_notifications(world):
+    world["am"].write_text(AM.replace("group_by: [alertname]", "group_by: [severity]"))
+    plan = _plan(world)
+    assert "notified" not in plan.batch_kinds and any("group by alertname" in n for n in plan.notes)
+    severity = _mutant(plan, "severity critical -> warning")
+    # the fires check with severity labels still runs batched; the notified one only alone
+    assert [s.name for s in severity.batched] == ["down_fires"] and [s.name for s in severity.solo] == ["down_fires"]
 
 
 def test_cannot_kill_reasons(world):
@@ -211,8 +223,8 @@ def test_the_plan_is_printed_before_anything_runs(world):
     text = render_plan(_plan(world))
     assert "9 mutant(s) of 1 alert(s)" in text
     assert "4 skipped, each equivalent by construction" in text and "0 scaled is still 0" in text
-    assert "2 mutant(s) that may fire more than their originals run together on one healthy_baseline run" in text
-    assert "scenario run(s) in all" in text
+    assert "batched: each scenario at most once" in text and "at most 4 run(s)" in text
+    assert "alone" not in text                                          # no inhibited check here
 
 
 def test_alert_filter_keeps_ids(world, tmp_path):
@@ -243,82 +255,115 @@ def test_a_kill_is_a_check_of_the_alert_failing_on_the_mutant_and_passing_on_the
     assert new_failures(_res(routed), _res(), "Do") == []                     # names match whole
 
 
-def test_a_baseline_kill_needs_the_original_silent(world):
+def test_a_batch_kill_needs_the_original_to_pass_the_same_check_in_the_same_run(world):
     m = _mutant(_plan(world), "comparison == -> != in branch 1").mutant
-    mine = Verdict("silent", m.renamed, FAIL, "not firing", "firing from t=1s")
-    assert baseline_kill(_res(mine, Verdict("silent", "Down", PASS, "", "")), m) is mine
-    assert baseline_kill(_res(mine, Verdict("silent", "Down", FAIL, "", "")), m) is None
-    assert baseline_kill(_res(Verdict("silent", m.renamed, PASS, "", "")), m) is None
+    mine = Verdict("silent", m.renamed, FAIL, "not firing in [1.00s, 9.00s]", "firing from t=1s")
+    theirs = Verdict("silent", "Down", PASS, "not firing in [1.00s, 9.00s]", "silent")
+    assert batch_failures(_res(mine, theirs), m) == [mine]
+    assert batch_failures(_res(mine, replace(theirs, status=FAIL)), m) == []
+    assert batch_failures(_res(replace(mine, status=PASS), theirs), m) == []
+    assert batch_failures(_res(mine, theirs, error="the load never started"), m) == []
+    routed = Verdict("notified", "pager", FAIL, f"{m.renamed} delivered to pager within 5.00s", "no notification")
+    assert batch_failures(_res(routed, Verdict("notified", "pager", PASS, "Down delivered to pager within 5.00s",
+                                               "arrived")), m) == [routed]
+
+
+def test_batch_copies_expectations_and_maps_the_renamed_alert_to_the_original_rule(world):
+    plan = _plan(world)
+    m = _mutant(plan, "for 1m -> 10m").mutant
+    scn = next(s for s in plan.original.scenarios if s.name == "down_fires")
+    copy = batch_scenario(scn, [m], plan.batch_kinds)
+    assert [(e.kind, e.subject) for e in copy.expectations] == [
+        ("fires", "Down"), ("notified", "Down"), ("fires", m.renamed), ("notified", m.renamed)]
+    assert copy.expectations[2].params["labels"] == {"severity": "critical"}
+    catalog = batch_catalog(plan.original.catalog, [m])
+    assert catalog.rule(m.renamed).for_s == 60                       # held to the original `for`, not 600
 
 
 # -- the loop ------------------------------------------------------------------------------------------
 
 
-def _scripted(plan: mutate.MutationPlan, failing: dict[tuple[str, str], list[Verdict]]):
-    """A scenario runner: (pack key, scenario) -> these failed verdicts (else a pass); records the calls."""
-    calls: list[tuple[str, str]] = []
+def _scripted(plan: mutate.MutationPlan, failing: dict[tuple[str, str], set[str]]):
+    """A scenario runner: a batch run of scenario S fails the fires check of each mutant id in
+    failing[("batch", S)]; a solo run of mutant m on S fails if m is in failing[("solo", S)]; the original
+    fails if "original" is in failing[("original", S)]. Records (kind, label, scenario) of every run."""
+    calls: list[tuple[str, str, str]] = []
 
-    def run(key: str, scn: Any) -> ScenarioResult:
-        calls.append((key, scn.name))
-        return _res(*failing.get((key, scn.name), [Verdict("fires", "Down", PASS, "", "")]))
+    def run(pack: mutate.RunPack, scn: Any) -> ScenarioResult:
+        calls.append((pack.kind, pack.label, scn.name))
+        bad = failing.get((pack.kind, scn.name), set())
+        verdicts = [Verdict("fires", "Down", FAIL if "original" in bad else PASS, "firing", "")]
+        for m in pack.mutants:
+            name = m.renamed if pack.kind == mutate.BATCH else "Down"
+            if pack.kind == mutate.SOLO:
+                verdicts = []
+            verdicts.append(Verdict("fires", name, FAIL if m.id in bad else PASS, "firing", "never fired"))
+        return _res(*verdicts)
 
     return run, calls
 
 
-def test_first_kill_stops_and_the_original_runs_once_per_scenario(world):
+def test_each_scenario_runs_once_with_every_live_mutant_it_can_kill(world):
     plan = _plan(world)
     ids = {s.mutant.description: s.mutant.id for s in plan.schedules}
-    no_fire = [Verdict("fires", "Down", FAIL, "firing", "never fired")]
     m_for, m_up = ids["for 1m -> 10m"], ids["metric up -> u in branch 1 of 2 (or)"]
-    run, calls = _scripted(plan, {(m_for, "down_blind"): no_fire, (m_up, "down_blind"): no_fire})
+    run, calls = _scripted(plan, {(mutate.BATCH, "down_blind"): {m_for, m_up}})
     out = run_mutation(plan, run)
+    scenarios = [c[2] for c in calls]
+    assert len(scenarios) == len(set(scenarios)) == 4 and all(c[0] == mutate.BATCH for c in calls)
+    assert scenarios[0] == "down_blind"                 # 8 of the 9 mutants can die there: the best first
     by = {o.mutant.id: o for o in out.outcomes}
     assert by[m_for].status == KILLED and by[m_for].killed_by == "down_blind"
-    assert [a.scenario for a in by[m_for].attempts] == ["down_blind"]          # stopped at the first kill
-    assert calls.count((ORIGINAL, "down_blind")) == 1                          # cached for the second mutant
-    assert calls[0] == (BASELINE, "healthy_baseline")                          # all "may fire more" at once
-    assert by[m_up].evidence == ["fires Down: never fired"]
+    assert by[m_for].evidence == [f"fires Down__{m_for}: never fired"]
+    assert [a.scenario for a in by[m_for].attempts] == ["down_blind"]   # a dead mutant is in no later batch
     survivor = by[ids["severity critical -> warning"]]
     assert survivor.status == SURVIVED and [a.scenario for a in survivor.attempts] == ["down_fires"]
-    assert out.runs[BASELINE] == 1 and out.runs[ORIGINAL] == 1
+    assert out.runs == {mutate.BATCH: 4, mutate.SOLO: 0, mutate.ORIGINAL: 0}
     assert out.score == pytest.approx(2 / 9) and not out.ok
 
 
-def test_trusting_the_original_skips_its_runs(world):
-    plan = _plan(world, trust_original=True)
-    m_for = _mutant(plan, "for 1m -> 10m").mutant.id
-    run, calls = _scripted(plan, {(m_for, "down_blind"): [Verdict("fires", "Down", FAIL, "", "never fired")]})
+INHIBITION = ("duration: 10m\nfaults:\n  - {kind: crash, target: redis, start: 3m, duration: 5m}\nexpect:\n"
+              "  - inhibited: Down\n    by: Down\n    labels: {severity: warning}\n")
+
+
+def test_solo_runs_compare_with_the_original_once_per_scenario(world):
+    (world["scenarios"] / "down_inhibits.yaml").write_text(f"name: down_inhibits\n{INHIBITION}")
+    plan = _plan(world, drop=("down_blind", "down_fires", "down_near_miss", "healthy_baseline"))
+    assert all([s.name for s in sch.solo] == ["down_inhibits"] for sch in plan.schedules)
+    first, second = plan.schedules[0].mutant.id, plan.schedules[1].mutant.id
+    run, calls = _scripted(plan, {(mutate.SOLO, "down_inhibits"): {first, second}})
     out = run_mutation(plan, run)
-    assert not [c for c in calls if c[0] == ORIGINAL] and out.runs[ORIGINAL] == 0
-    assert next(o for o in out.outcomes if o.mutant.id == m_for).status == KILLED
-
-
-def test_a_failure_the_original_shares_is_no_kill(world):
-    plan = _plan(world)
-    m_for = _mutant(plan, "for 1m -> 10m").mutant.id
-    fail = [Verdict("fires", "Down", FAIL, "", "never fired")]
-    run, _ = _scripted(plan, {(m_for, "down_blind"): fail, (ORIGINAL, "down_blind"): fail})
-    o = next(o for o in run_mutation(plan, run).outcomes if o.mutant.id == m_for)
-    assert o.status == SURVIVED
-    assert [(a.scenario, a.outcome) for a in o.attempts] == [("down_blind", "no verdict"), ("down_fires", "passed")]
+    assert calls.count((ORIGINAL, ORIGINAL, "down_inhibits")) == 1             # cached for the second mutant
+    assert [o.status for o in out.outcomes[:2]] == [KILLED, KILLED]
+    assert out.outcomes[2].status == SURVIVED
+    # the original failing the same check: no verdict, so the mutant is not counted as survived either
+    run, _ = _scripted(plan, {(mutate.SOLO, "down_inhibits"): {first}, (ORIGINAL, "down_inhibits"): {"original"}})
+    o = run_mutation(plan, run).outcomes[0]
+    assert o.status == NOT_RUN and o.attempts[0].outcome == "no verdict"
+    # trusted: no original run at all
+    plan = replace(plan, trust_original=True)
+    run, calls = _scripted(plan, {(mutate.SOLO, "down_inhibits"): {first}})
+    assert run_mutation(plan, run).outcomes[0].status == KILLED and not [c for c in calls if c[0] == ORIGINAL]
 
 
 def test_an_interrupted_run_keeps_what_it_judged(world):
-    plan = _plan(world, trust_original=True)
+    plan = _plan(world)
     result = mutate.new_result(plan)
-    seen: list[str] = []
+    m_for = _mutant(plan, "for 1m -> 10m").mutant.id
+    scripted, _ = _scripted(plan, {(mutate.BATCH, "down_blind"): {m_for}})
+    calls: list[str] = []
 
-    def run(key: str, scn: Any) -> ScenarioResult:
-        if len(seen) == 3:
+    def run(pack: mutate.RunPack, scn: Any) -> ScenarioResult:
+        if calls:
             raise KeyboardInterrupt
-        seen.append(key)
-        return _res(Verdict("fires", "Down", FAIL, "", "never fired"))
+        calls.append(scn.name)
+        return scripted(pack, scn)
 
     with pytest.raises(KeyboardInterrupt):
         run_mutation(plan, run, result)
-    statuses = [o.status for o in result.outcomes]
-    assert KILLED in statuses and NOT_RUN in statuses
-    assert "not run" in render_result(result)
+    statuses = {o.mutant.id: o.status for o in result.outcomes}
+    assert statuses[m_for] == KILLED and list(statuses.values()).count(NOT_RUN) == 8
+    assert "8 not run" in render_result(result)
 
 
 # -- end to end on a fake stack ---------------------------------------------------------------------
@@ -326,20 +371,15 @@ def test_an_interrupted_run_keeps_what_it_judged(world):
 
 def test_a_mutation_run_on_one_stack_kills_every_mutant_and_reports_it(world, fake_stack, tmp_path):
     cfg = resolve_config({"reports_dir": str(tmp_path / "reports")})
-    plan = _plan(world)
-    out, result = mutate.run_mutate(plan, cfg)
+    out, result = mutate.run_mutate(_plan(world), cfg)
     assert len(fake_stack) == 1                                     # one stack; mutants swapped in by reload
     stack = fake_stack[0]
     assert result.ok and result.count(KILLED) == 9, render_result(result)
-    assert result.runs[BASELINE] == 1
-    first_name, first_files = stack.ran[0]
-    assert first_name == "healthy_baseline@all-mutants" and first_files[-1].endswith("all-mutants.yml")
-    assert all("@" in name for name, _ in stack.ran)
-    # every mutant ran with only its own file changed: the original file is not loaded beside it
-    for name, files in stack.ran:
-        key = name.split("@")[1]
-        if key.startswith("m"):
-            assert len(files) == 1 and files[0].endswith(f"/{key}/rules.yml")
+    names = [name for name, _ in stack.ran]
+    assert names[0] == "down_blind@batch1" and all("@batch" in n for n in names)
+    assert len({n.split("@")[0] for n in names}) == len(names)     # each scenario once
+    first_files = stack.ran[0][1]
+    assert first_files[0] == str(world["rules"]) and first_files[1].endswith("/batch1.yml")
     summary = json.loads((out.report_path.parent / "summary.json").read_text())
     assert summary["kind"] == "mutate" and summary["ok"] is True
     assert summary["mutation"]["killed"] == 9 and summary["mutation"]["equivalent"] == 4
@@ -375,7 +415,7 @@ def test_cli_plan_only(world, capsys):
 def test_summary_and_html_sections(world):
     plan = _plan(world)
     m_for = _mutant(plan, "for 1m -> 10m").mutant.id
-    run, _ = _scripted(plan, {(m_for, "down_blind"): [Verdict("fires", "Down", FAIL, "", "never fired")]})
+    run, _ = _scripted(plan, {(mutate.BATCH, "down_blind"): {m_for}})
     result = run_mutation(plan, run)
     report = RunReport(run_id="r", kind="mutate", mutation=result.to_dict())
     summary = build_summary(report, None, {}, {})

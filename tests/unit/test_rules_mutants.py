@@ -24,10 +24,10 @@ from harness.rules.mutants import (
     THRESHOLD_X10,
     WEAKER,
     SeverityRouting,
-    baseline_pack,
     generate_from_texts,
     generate_mutants,
     misspell,
+    renamed_pack,
 )
 from harness.rules.packs import parse_rules
 from harness.rules.routing import build_route
@@ -229,9 +229,9 @@ def test_identical_branches_are_equivalent() -> None:
         "equivalent: branch 1 is the same expression (x or x is x)"]
 
 
-def test_baseline_pack_renames_each_mutant_and_loads() -> None:
+def test_renamed_pack_renames_each_mutant_and_loads() -> None:
     ms = _gen()
-    text = baseline_pack(ms.mutants)
+    text = renamed_pack(ms.mutants)
     pack = parse_rules(text, "mutants.yml")
     assert [r.name for r in pack.alerts] == [m.renamed for m in ms.mutants]
     assert pack.groups[0].interval_s == 30
