@@ -66,10 +66,13 @@ def mutation_section(mutation: Mapping[str, Any] | None) -> str:
                                  [(_e(s.get("alert")), _e(_where(s)), _e(s.get("operator", "")).replace("_", " "),
                                    _e(s.get("description")), _e(s.get("reason"))) for s in skipped]))
     notes = "".join(f'<div class="callout warn">{_e(n)}</div>' for n in mutation.get("notes") or ())
-    how = (f'<p class="muted small">Packs: {_e(mutation.get("packs", ""))}. Runs: {int(runs.get("baseline", 0))} '
-           f'all-mutants baseline, {int(runs.get("mutant", 0))} on a mutant, {int(runs.get("original", 0))} on the '
-           f'original packs; {float(mutation.get("seconds") or 0) / 60:.1f} min. A mutant is killed when a check of '
-           "its alert fails on it and passes on the original packs"
-           + (" (taken as given: --trust-original)." if mutation.get("trust_original") else ".") + "</p>")
+    how = (f'<p class="muted small">Packs: {_e(mutation.get("packs", ""))}. Scenario runs: '
+           f'{int(runs.get("batch", 0))} batched (every live mutant the scenario can kill, renamed '
+           "&lt;alert&gt;__&lt;id&gt;, beside the originals), "
+           f'{int(runs.get("solo", 0))} with a mutant alone, {int(runs.get("original", 0))} on the original packs; '
+           f'{float(mutation.get("seconds") or 0) / 60:.1f} min. A mutant is killed when a check of its alert fails on '
+           "it and the same check passes on the original (in the same run, for a batch)"
+           + (", the original taken to pass solo-run checks (--trust-original)." if mutation.get("trust_original")
+              else ".") + "</p>")
     return (f'<section class="card" id="mutation"><h2>Mutation testing</h2><div class="tiles">{tile_html}</div>'
             f"{notes}{how}{table}{skipped_html}</section>")

@@ -25,8 +25,8 @@ Matcher changes have no equivalence rule: the new value always selects other ser
 Each mutant also carries its *direction*: whether, by construction, the set of label sets for which it fires
 can only shrink (``weaker``: a scenario can kill it only by expecting the alert to fire), only grow
 (``stronger``), either, or whether only its labels differ (``labels``: only routing checks can tell). The
-runner uses it to skip scenarios that cannot kill a mutant, and to put every mutant that may fire more on
-one healthy-baseline run. Pure: no services; every mutated expression is parsed with promql-parser.
+runner (harness.scenario.mutate) uses it to offer a mutant only the scenarios that can kill it. Pure: no
+services; every mutated expression is parsed with promql-parser.
 """
 
 from __future__ import annotations

@@ -146,7 +146,14 @@ def main_audit(argv: list[str]) -> int:
 
 
 def main_mutate(argv: list[str]) -> int:
-    from harness.scenario.mutate import plan_mutation, render_attempt, render_plan, render_result, run_mutate
+    from harness.scenario.mutate import (
+        plan_mutation,
+        render_attempt,
+        render_plan,
+        render_result,
+        render_run,
+        run_mutate,
+    )
 
     p = _parser("harness mutate", "Mutation testing of alert rules: run the scenarios that name each alert "
                 "against one-edit mutants of its rule (threshold x10 and /10, comparison inverted, `for` x10, a "
@@ -156,8 +163,9 @@ def main_mutate(argv: list[str]) -> int:
     p.add_argument("--alert", action="append", default=[], metavar="NAME",
                    help="mutate only this alert's rules (repeatable; default: every alert of the rule files)")
     p.add_argument("--trust-original", action="store_true",
-                   help="take the original packs to pass every scenario (true of the reference packs) instead of "
-                   "running each scenario a mutant fails once on them too")
+                   help="on solo runs (checks a batch cannot judge, such as inhibition), take the original packs to "
+                   "pass every scenario (true of the reference packs) instead of running the scenario once on them "
+                   "(batched runs compare with the original in the same run)")
     p.add_argument("--plan", action="store_true", help="print the mutants and the plan, run nothing")
     args = p.parse_args(argv)
     cfg = _config(args)
@@ -171,7 +179,8 @@ def main_mutate(argv: list[str]) -> int:
             order = ", ".join(x.name for x in s.scenarios) or "none"
             print(f"  {m.id} {m.alert} [{m.where}] {m.description} ({m.direction}): {order}")
         return 0
-    out, result = run_mutate(plan, cfg, on_attempt=lambda o, a: print(render_attempt(o, a), flush=True))
+    out, result = run_mutate(plan, cfg, on_attempt=lambda o, a: print(render_attempt(o, a), flush=True),
+                             on_run=lambda pack, scn: print(render_run(pack, scn, plan.cost(scn)), flush=True))
     print(render_result(result))
     if out.report_path:
         print(f"report: {out.report_path}")

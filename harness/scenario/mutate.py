@@ -357,14 +357,18 @@ def next_batch(plan: MutationPlan, pending: dict[str, list[Scenario]]) -> Scenar
 
 
 def run_mutation(plan: MutationPlan, run: ScenarioRun, result: MutationResult | None = None,
-                 on_attempt: Callable[[MutantOutcome, Attempt], None] | None = None) -> MutationResult:
+                 on_attempt: Callable[[MutantOutcome, Attempt], None] | None = None,
+                 on_run: Callable[[RunPack, Scenario], None] | None = None) -> MutationResult:
     """Judge every mutant of ``plan``, running scenarios through ``run``. ``result`` (see ``new_result``) is
-    filled in as the run goes, so whoever passed it still has the verdicts so far if ``run`` raises (Ctrl-C)."""
+    filled in as the run goes, so whoever passed it still has the verdicts so far if ``run`` raises (Ctrl-C).
+    ``on_run`` hears of each scenario run before it starts, ``on_attempt`` of each mutant's verdict after."""
     out = result if result is not None else new_result(plan)
     by_id = {o.mutant.id: o for o in out.outcomes}
     started = time.monotonic()
 
     def timed(pack: RunPack, scn: Scenario) -> tuple[ScenarioResult, float]:
+        if on_run is not None:
+            on_run(pack, scn)
         t = time.monotonic()
         res = run(pack, scn)
         out.runs[pack.kind] += 1
@@ -499,6 +503,13 @@ def render_plan(plan: MutationPlan) -> str:
     return "\n".join(lines)
 
 
+def render_run(pack: RunPack, scn: Scenario, cost_s: float) -> str:
+    what = {BATCH: f"with {len(pack.mutants)} mutant(s) renamed beside the originals",
+            SOLO: f"with {pack.mutants[0].id if pack.mutants else '?'} alone in place of its rule",
+            ORIGINAL: "on the original packs"}[pack.kind]
+    return f"-> {scn.name} {what} ({pack.label}, about {_human(cost_s)})"
+
+
 def render_attempt(o: MutantOutcome, a: Attempt) -> str:
     m = o.mutant
     return (f"{a.outcome.upper():<10} {m.id} {m.alert}: {m.description} -- {a.scenario}, {a.run} ({a.seconds:.0f} s)"
@@ -546,8 +557,8 @@ def check_packs(plan: MutationPlan, root: Path) -> None:
                            hint=f"the mutants are in {every}")
 
 
-def run_mutate(plan: MutationPlan, cfg: Any,
-               on_attempt: Callable[[MutantOutcome, Attempt], None] | None = None) -> tuple[Any, MutationResult]:
+def run_mutate(plan: MutationPlan, cfg: Any, on_attempt: Callable[[MutantOutcome, Attempt], None] | None = None,
+               on_run: Callable[[RunPack, Scenario], None] | None = None) -> tuple[Any, MutationResult]:
     """Run ``plan`` on one stack (rule files switched by reload) and write the report, with its mutation-testing
     section, on every path. Returns (the suite result, the mutation result)."""
     import tempfile
@@ -578,7 +589,7 @@ def run_mutate(plan: MutationPlan, cfg: Any,
                 return session.run(replace(scn, name=f"{scn.name}@{pack.label}"), catalog, rule_files=files,
                                    alertmanager_config=am, note=_run_note(pack))
 
-            run_mutation(plan, run, result, on_attempt)
+            run_mutation(plan, run, result, on_attempt, on_run)
 
         def finish(report: Any) -> None:
             report.mutation = result.to_dict()

@@ -400,6 +400,7 @@ def test_a_survivor_says_what_would_kill_it_and_fails_the_command(world, fake_st
     assert "or branch 1 of 2 removed (up{job=\"redis\"} == 0)" in out
     assert "would be killed by a fires scenario for that branch (up{job=\"redis\"} == 0), checked with labels:" in out
     assert "KILLED" in out and "report: " in out
+    assert "-> down_fires with 9 mutant(s) renamed beside the originals (batch1, about 29 s)" in out
 
 
 def test_cli_plan_only(world, capsys):
@@ -430,3 +431,9 @@ def test_summary_and_html_sections(world):
     assert mutation_section(None) == ""
     text = render_result(result)
     assert "mutation score: 1/9 non-equivalent mutants killed (11%)" in text and "would be killed by" in text
+
+
+def test_html_section_counts_runs_by_kind():
+    html = mutation_section({"killed": 1, "survived": 0, "runs": {"batch": 3, "solo": 2, "original": 1},
+                             "outcomes": [], "skipped": []})
+    assert "Scenario runs: 3 batched" in html and "2 with a mutant alone, 1 on the original packs" in html
