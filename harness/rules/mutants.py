@@ -107,6 +107,9 @@ class Mutant:
     group_interval: str | None
     files: tuple[tuple[str, str], ...]   # (path, text) of every rule file; only ``file``'s text differs
     hint: str                        # what kind of scenario would kill it, should it survive
+    # The other rules with the same alert name (rule, its group's interval): a renamed mutant takes them along,
+    # so that ``<alert>__<id>`` is the whole alert with this one rule changed (two tiers of one alert).
+    siblings: tuple[tuple[Rule, str | None], ...] = ()
 
     @property
     def renamed(self) -> str:
@@ -294,9 +297,16 @@ def generate_from_texts(texts: Mapping[str, str], routing: SeverityRouting | Non
                 mutants.append((site, path, c, rule, files))
     # Ids count every alert's mutants, so a mutant keeps its id when a run is restricted to some alerts.
     width = max(2, len(str(len(mutants))))
+    every = [(path, site) for path, doc in docs.items() for site in doc.sites if site.rule.kind == "alert"]
+
+    def siblings(path: str, index: int, name: str) -> tuple[tuple[Rule, str | None], ...]:
+        return tuple((x.rule, x.group_interval) for p, x in every
+                     if x.name == name and (p, x.index) != (path, index))
+
     out = tuple(Mutant(id=f"m{i + 1:0{width}d}", alert=site.name, operator=c.operator, description=c.description,
                        direction=c.direction, file=path, line=site.rule.line, rule_index=site.index, rule=rule,
-                       group_interval=site.group_interval, files=files, hint=c.hint)
+                       group_interval=site.group_interval, files=files, hint=c.hint,
+                       siblings=siblings(path, site.index, site.name))
                 for i, (site, path, c, rule, files) in enumerate(mutants))
     return MutantSet(tuple(m for m in out if m.alert in wanted), tuple(s for s in skipped if s.alert in wanted),
                      tuple(wanted))
@@ -641,27 +651,45 @@ def _step(parent: Node, child: Node, mode: str) -> int:
 
 
 def renamed_pack(mutants: Sequence[Mutant]) -> str:
-    """One rule file holding each mutant's changed rule under its renamed alert (``Mutant.renamed``), grouped
-    like the originals (same evaluation interval). Loaded beside the original files (the recording rules the
-    mutants read are there); Prometheus evaluates every rule on its own, so one run judges them all."""
+    """One rule file holding each mutant's alert under its new name (``Mutant.renamed``): the changed rule and the
+    unchanged rules that share its alert name, each grouped like the original (same evaluation interval). Loaded
+    beside the original files (the recording rules the mutants read are there); Prometheus evaluates every rule on
+    its own, so one run judges them all."""
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for m in mutants:
-        key = (m.file, m.rule.group)
-        if key not in groups:
-            g: dict[str, Any] = {"name": f"{Path(m.file).stem}/{m.rule.group}__mutants"}
-            if m.group_interval:
-                g["interval"] = m.group_interval
-            g["rules"] = []
-            groups[key] = g
-        rule: dict[str, Any] = {"alert": m.renamed, "expr": m.rule.expr}
-        if m.rule.for_s:
-            rule["for"] = format_duration(m.rule.for_s)
-        if m.rule.keep_firing_for_s:
-            rule["keep_firing_for"] = format_duration(m.rule.keep_firing_for_s)
-        if m.rule.labels:
-            rule["labels"] = dict(m.rule.labels)
-        if m.rule.annotations:
-            rule["annotations"] = dict(m.rule.annotations)
-        groups[key]["rules"].append(rule)
+        for rule, interval in ((m.rule, m.group_interval), *m.siblings):
+            key = (Path(rule.file).stem, rule.group)
+            if key not in groups:
+                g: dict[str, Any] = {"name": f"{key[0]}/{rule.group}__mutants"}
+                if interval:
+                    g["interval"] = interval
+                g["rules"] = []
+                groups[key] = g
+            groups[key]["rules"].append(_renamed_rule(rule, m.renamed))
     header = "# Mutants renamed <alert>__<mutant id>, loaded beside the original rule files (harness mutate).\n"
-    return header + yaml.safe_dump({"groups": list(groups.values())}, sort_keys=False, width=4096)
+    return header + yaml.dump({"groups": list(groups.values())}, Dumper=_BlockDumper, sort_keys=False, width=4096)
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (expressions) as `|` blocks, as rule files write them."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value.strip() and not any(line != line.rstrip() for line in value.splitlines()) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str)
+
+
+def _renamed_rule(rule: Rule, name: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"alert": name, "expr": rule.expr}
+    if rule.for_s:
+        out["for"] = format_duration(rule.for_s)
+    if rule.keep_firing_for_s:
+        out["keep_firing_for"] = format_duration(rule.keep_firing_for_s)
+    if rule.labels:
+        out["labels"] = dict(rule.labels)
+    if rule.annotations:
+        out["annotations"] = dict(rule.annotations)
+    return out

@@ -70,7 +70,6 @@ RUN_OVERHEAD_S = 4.0
 
 _MUST_HAPPEN = ("fires", "notified", "resolves", "inhibited")
 PROMETHEUS_KINDS = frozenset({"fires", "silent", "resolves"})
-ALL_KINDS = frozenset({"fires", "silent", "resolves", "notified", "inhibited"})
 
 
 # -- what a scenario can tell about a mutant -----------------------------------------------------------
@@ -80,6 +79,7 @@ def expectations_about(scn: Scenario, alert: str) -> list[Expectation]:
     """The scenario's expectations a change of ``alert``'s rule can fail: those on the alert, an inhibition it
     is the source of, and a ``silent: "*"`` that does not exempt it."""
     expected = {e.subject for e in scn.expectations if e.kind in ("fires", "notified")}
+
     def about(e: Expectation) -> bool:
         if e.kind == "inhibited" and str(e.params.get("by")) == alert:
             return True
@@ -90,13 +90,18 @@ def expectations_about(scn: Scenario, alert: str) -> list[Expectation]:
     return [e for e in scn.expectations if about(e)]
 
 
-def names_alert(scn: Scenario, alert: str) -> bool:
-    return any(e.subject != "*" for e in expectations_about(scn, alert))
+def batchable(e: Expectation, alert: str, kinds: frozenset[str]) -> bool:
+    """Whether a batched run judges this expectation about ``alert``: its kind is one of ``kinds``; an inhibition
+    only between two rules of the alert itself (a renamed mutant takes its sibling rules along, so the pair
+    keeps inhibiting each other), never by or of another alert."""
+    if e.kind == "inhibited":
+        return "inhibited" in kinds and e.subject == alert and str(e.params.get("by")) == alert
+    return e.kind in kinds
 
 
-def cannot_kill(scn: Scenario, mutant: Mutant, kinds: frozenset[str] = ALL_KINDS) -> str:
-    """Why ``scn`` cannot kill ``mutant`` by construction through checks of ``kinds`` ("" when it can)."""
-    about = [e for e in expectations_about(scn, mutant.alert) if e.kind in kinds]
+def cannot_kill(scn: Scenario, mutant: Mutant, select: Callable[[Expectation], bool] = lambda e: True) -> str:
+    """Why ``scn`` cannot kill ``mutant`` by construction through its ``select``ed checks ("" when it can)."""
+    about = [e for e in expectations_about(scn, mutant.alert) if select(e)]
     if not about:
         return f"checks nothing about {mutant.alert}"
     if mutant.direction == WEAKER and not any(e.kind in _MUST_HAPPEN for e in about):
@@ -166,15 +171,32 @@ def schedule(mutant: Mutant, scenarios: Sequence[Scenario], catalog: Catalog, ti
         if why:
             cannot.append((scn.name, why))
             continue
-        if not cannot_kill(scn, mutant, batch_kinds):
+        if not cannot_kill(scn, mutant, lambda e: batchable(e, mutant.alert, batch_kinds)):
             batched.append(scn)
-        if not cannot_kill(scn, mutant, ALL_KINDS - batch_kinds):
-            solo.append(scn)     # a check no batch can judge (an inhibition)
+        if not cannot_kill(scn, mutant, lambda e: not batchable(e, mutant.alert, batch_kinds)):
+            solo.append(scn)     # a check no batch can judge (an inhibition by another alert)
 
     def cost(s: Scenario) -> tuple[float, str]:
         return scenario_cost_s(s, catalog, time_scale), s.name
 
     return Schedule(mutant, tuple(sorted(batched, key=cost)), tuple(sorted(solo, key=cost)), tuple(cannot))
+
+
+def inhibit_rules_name_alerts(alertmanager_config: str | Path) -> bool:
+    """Whether an inhibit rule's matchers read ``alertname`` (``equal: [alertname]`` does not count: a renamed
+    mutant and its sibling rules share their new name)."""
+    try:
+        doc = yaml.safe_load(Path(alertmanager_config).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return True
+    for rule in doc.get("inhibit_rules") or []:
+        for key in ("source_match", "target_match", "source_match_re", "target_match_re"):
+            if "alertname" in (rule.get(key) or {}):
+                return True
+        for key in ("source_matchers", "target_matchers"):
+            if any(str(t).strip().lstrip("{").startswith("alertname") for t in rule.get(key) or []):
+                return True
+    return False
 
 
 def notifications_apart(alertmanager_config: str | Path) -> bool:
@@ -195,19 +217,30 @@ def plan_mutation(scenario_paths: Sequence[str | Path], rule_files: Sequence[str
     mutants = generate_mutants(original.rule_files, alertmanager_config, alerts=alerts)
     notes: list[str] = []
     kinds = PROMETHEUS_KINDS
-    if notifications_apart(alertmanager_config):
-        kinds = PROMETHEUS_KINDS | {"notified"}
-    else:
+    if not notifications_apart(alertmanager_config):
         notes.append("some route does not group by alertname, so a renamed mutant could share notifications with "
-                     "its original: notified checks are judged only on solo runs")
+                     "its original: notified and inhibited checks are judged only on solo runs")
+    elif inhibit_rules_name_alerts(alertmanager_config):
+        kinds = PROMETHEUS_KINDS | {"notified"}
+        notes.append("an inhibit rule matches on alertname, which a renamed mutant does not have: inhibited checks "
+                     "are judged only on solo runs")
+    else:
+        kinds = PROMETHEUS_KINDS | {"notified", "inhibited"}
     schedules = tuple(schedule(m, original.scenarios, original.catalog, time_scale, kinds) for m in mutants.mutants)
     return MutationPlan(original, mutants, schedules, time_scale, kinds, trust_original, tuple(notes))
 
 
 def batch_scenario(scn: Scenario, mutants: Sequence[Mutant], kinds: frozenset[str]) -> Scenario:
-    """``scn`` with each of its expectations about a mutant's alert (of ``kinds``) copied for the renamed mutant."""
-    copies = [replace(e, subject=m.renamed) for m in mutants for e in scn.expectations
-              if e.subject == m.alert and e.kind in kinds]
+    """``scn`` with each of its expectations about a mutant's alert that a batch judges (``batchable``) copied for
+    the renamed mutant (an inhibition of the alert by itself: by the renamed mutant too)."""
+    def copy(e: Expectation, m: Mutant) -> Expectation:
+        params = dict(e.params)
+        if e.kind == "inhibited":
+            params["by"] = m.renamed
+        return replace(e, subject=m.renamed, params=params)
+
+    copies = [copy(e, m) for m in mutants for e in scn.expectations
+              if e.subject == m.alert and batchable(e, m.alert, kinds)]
     return replace(scn, expectations=(*scn.expectations, *copies))
 
 

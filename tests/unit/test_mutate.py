@@ -198,13 +198,14 @@ def test_each_mutant_gets_the_scenarios_that_can_kill_it_cheapest_first(world):
     severity = _mutant(plan, "severity critical -> warning")
     assert severity.mutant.direction == LABELS
     assert [s.name for s in severity.batched] == ["down_fires"]          # the only severity/routing check
-    assert plan.batch_kinds == {"fires", "silent", "resolves", "notified"}  # the only route groups by alertname
+    # the only route groups by alertname and no inhibit rule reads alertname: every kind of check batches
+    assert plan.batch_kinds == {"fires", "silent", "resolves", "notified", "inhibited"}
 
 
 def test_notified_checks_wait_for_solo_runs_when_alerts_share_notifications(world):
     world["am"].write_text(AM.replace("group_by: [alertname]", "group_by: [severity]"))
     plan = _plan(world)
-    assert "notified" not in plan.batch_kinds and any("group by alertname" in n for n in plan.notes)
+    assert not {"notified", "inhibited"} & plan.batch_kinds and any("group by alertname" in n for n in plan.notes)
     severity = _mutant(plan, "severity critical -> warning")
     # the fires check with severity labels still runs batched; the notified one only alone
     assert [s.name for s in severity.batched] == ["down_fires"] and [s.name for s in severity.solo] == ["down_fires"]
@@ -326,9 +327,22 @@ INHIBITION = ("duration: 10m\nfaults:\n  - {kind: crash, target: redis, start: 3
               "  - inhibited: Down\n    by: Down\n    labels: {severity: warning}\n")
 
 
-def test_solo_runs_compare_with_the_original_once_per_scenario(world):
+def test_an_alert_inhibiting_itself_is_judged_in_a_batch(world):
     (world["scenarios"] / "down_inhibits.yaml").write_text(f"name: down_inhibits\n{INHIBITION}")
     plan = _plan(world, drop=("down_blind", "down_fires", "down_near_miss", "healthy_baseline"))
+    assert all([s.name for s in sch.batched] == ["down_inhibits"] and not sch.solo for sch in plan.schedules)
+    m = plan.schedules[0].mutant
+    copy = batch_scenario(plan.original.scenarios[0], [m], plan.batch_kinds).expectations[-1]
+    assert (copy.kind, copy.subject, copy.params["by"]) == ("inhibited", m.renamed, m.renamed)
+
+
+def test_solo_runs_compare_with_the_original_once_per_scenario(world):
+    (world["scenarios"] / "down_inhibits.yaml").write_text(f"name: down_inhibits\n{INHIBITION}")
+    # An inhibit rule that names the alert: a renamed mutant would escape it, so inhibition is judged alone.
+    world["am"].write_text(AM + "inhibit_rules:\n  - source_match: {alertname: Down}\n    target_match: {severity: "
+                           "warning}\n")
+    plan = _plan(world, drop=("down_blind", "down_fires", "down_near_miss", "healthy_baseline"))
+    assert any("matches on alertname" in n for n in plan.notes)
     assert all([s.name for s in sch.solo] == ["down_inhibits"] for sch in plan.schedules)
     first, second = plan.schedules[0].mutant.id, plan.schedules[1].mutant.id
     run, calls = _scripted(plan, {(mutate.SOLO, "down_inhibits"): {first, second}})

@@ -261,3 +261,14 @@ def test_span_tree_reads_the_structure() -> None:
     assert cmp_node.op == ">" and cmp_node.bool_modifier
     selectors = [n.text for n in root.walk() if n.kind == SELECTOR]
     assert selectors == ["a", "d", "e"]
+
+
+def test_a_renamed_mutant_takes_the_rules_sharing_its_alert_name_along() -> None:
+    tiers = RULES + ("      - alert: Slow\n        expr: |\n          histogram_quantile(0.95, sum by (le) "
+                     "(rate(d_bucket[5m])))\n            > 0.5\n        labels: {severity: critical}\n")
+    ms = generate_from_texts({"rules.yml": tiers}, SPLIT_ROUTE, alerts=["Slow"])
+    m = _one(ms, THRESHOLD_X10, "Slow", "0.05 -> 0.5")
+    assert [r.labels["severity"] for r, _ in m.siblings] == ["critical"]
+    pack = parse_rules(renamed_pack([m]), "mutants.yml")
+    assert [(r.name, r.labels["severity"]) for r in pack.alerts] == [(m.renamed, "warning"), (m.renamed, "critical")]
+    assert "expr: |" in renamed_pack([m])          # multi-line expressions stay blocks
