@@ -131,7 +131,7 @@ class RunReport:
         if self.error is not None or self.interrupted:
             return False
         if self.mutation is not None:
-            return self.mutation.get("survived") == 0 and self.mutation.get("not_run") == 0
+            return self.mutation.get("survived") == 0 and self.mutation.get("not_judged") == 0
         return self.failed == 0
 
 

@@ -8,7 +8,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-STATUS_CLASS = {"killed": "ok", "survived": "bad", "not run": "warn"}
+STATUS_CLASS = {"killed": "ok", "survived": "bad", "not judged": "warn"}
 
 
 def _e(value: Any) -> str:
@@ -31,18 +31,18 @@ def mutation_section(mutation: Mapping[str, Any] | None) -> str:
     if not mutation:
         return ""
     killed, survived = int(mutation.get("killed", 0)), int(mutation.get("survived", 0))
-    not_run, equivalent = int(mutation.get("not_run", 0)), int(mutation.get("equivalent", 0))
+    unjudged, equivalent = int(mutation.get("not_judged", 0)), int(mutation.get("equivalent", 0))
     score = mutation.get("score")
     runs = mutation.get("runs") or {}
     tiles = [("mutation score", f"{score:.0%}" if isinstance(score, int | float) else "-",
-              "ok" if survived == 0 and not_run == 0 else "bad"),
+              "ok" if survived == 0 and unjudged == 0 else "bad"),
              ("killed", f"{killed}/{killed + survived}", "ok"), ("survived", str(survived), "bad" if survived else ""),
-             ("equivalent, skipped", str(equivalent), ""), ("not run", str(not_run), "warn" if not_run else ""),
+             ("equivalent, skipped", str(equivalent), ""), ("not judged", str(unjudged), "warn" if unjudged else ""),
              ("scenario runs", str(sum(int(v) for v in runs.values())), "")]
     tile_html = "".join(f'<div class="tile {c}"><div class="n">{_e(n)}</div><div class="l">{_e(label)}</div></div>'
                         for label, n, c in tiles)
     outcomes = [o for o in mutation.get("outcomes") or () if isinstance(o, Mapping)]
-    order = {"survived": 0, "not run": 1, "killed": 2}
+    order = {"survived": 0, "not judged": 1, "killed": 2}
     rows = []
     for o in sorted(outcomes, key=lambda o: (order.get(str(o.get("status")), 3), str(o.get("id")))):
         status = str(o.get("status", ""))
@@ -52,7 +52,9 @@ def mutation_section(mutation: Mapping[str, Any] | None) -> str:
             tried = ", ".join(str(a.get("scenario")) for a in o.get("attempts") or ()) or "no scenario can kill it"
             verdict = f"tried: {_e(tried)}<br><b>would be killed by</b> {_e(o.get('hint', ''))}"
         else:
-            verdict = "not judged (the run ended first)"
+            why = [f"{a.get('scenario')}: {a.get('detail')}" for a in o.get("attempts") or ()
+                   if a.get("outcome") in ("error", "no verdict")]
+            verdict = "not judged: " + _e("; ".join(why) if why else "the run ended first")[:400]
         rows.append((f'<span class="pill {STATUS_CLASS.get(status, "muted")}">{_e(status)}</span>', _e(o.get("id")),
                      _e(o.get("alert")), _e(_where(o)), _e(o.get("operator", "")).replace("_", " "),
                      _e(o.get("description")), verdict))

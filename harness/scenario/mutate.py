@@ -57,7 +57,7 @@ from harness.scenario.suite import Plan, pack_label, plan_run
 
 KILLED = "killed"
 SURVIVED = "survived"
-NOT_RUN = "not run"
+NOT_RUN = "not judged"        # interrupted, a run failed, or the original failed the same check
 
 # How a scenario run loads the rules (RunPack.kind).
 ORIGINAL = "original"          # the team's packs as they are
@@ -354,7 +354,7 @@ class MutationResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"score": self.score, "mutants": len(self.outcomes), "killed": self.count(KILLED),
-                "survived": self.count(SURVIVED), "not_run": self.count(NOT_RUN), "equivalent": len(self.skipped),
+                "survived": self.count(SURVIVED), "not_judged": self.count(NOT_RUN), "equivalent": len(self.skipped),
                 "alerts": list(self.alerts), "packs": self.packs, "trust_original": self.trust_original,
                 "runs": dict(self.runs), "seconds": self.seconds, "notes": list(self.notes),
                 "outcomes": [o.to_dict() for o in self.outcomes], "skipped": [s.to_dict() for s in self.skipped]}
@@ -439,8 +439,10 @@ def run_mutation(plan: MutationPlan, run: ScenarioRun, result: MutationResult | 
             if new:
                 kill(o, scn, new, a)
                 pending[m.id] = []
-            else:
-                note(o, a)
+                continue
+            if failures_about(res, m.renamed):
+                a.outcome, a.detail = "no verdict", "the original fails the same checks in this run"
+            note(o, a)
     # 2. Alone: what only a solo run can show, cheapest first, the first kill stops.
     originals: dict[str, ScenarioResult] = {}
     for s in plan.schedules:
@@ -550,11 +552,11 @@ def render_attempt(o: MutantOutcome, a: Attempt) -> str:
 
 
 def render_result(res: MutationResult) -> str:
-    killed, survived, not_run = res.count(KILLED), res.count(SURVIVED), res.count(NOT_RUN)
+    killed, survived, unjudged = res.count(KILLED), res.count(SURVIVED), res.count(NOT_RUN)
     score = res.score
     lines = ["", f"mutation score: {killed}/{killed + survived} non-equivalent mutants killed"
              + (f" ({score:.0%})" if score is not None else "")
-             + f"; {len(res.skipped)} equivalent skipped" + (f"; {not_run} not run" if not_run else "")]
+             + f"; {len(res.skipped)} equivalent skipped" + (f"; {unjudged} not judged" if unjudged else "")]
     if res.survivors:
         lines.append("survivors, and what kind of scenario would kill each:")
         for o in res.survivors:
@@ -634,7 +636,7 @@ def run_mutate(plan: MutationPlan, cfg: Any, on_attempt: Callable[[MutantOutcome
                                  "(every live mutant the scenario can kill, renamed <alert>__<id>, beside the "
                                  "originals), @<mutant id> (that mutant alone) or @original"])
     if out.interrupted:
-        result.notes.append("interrupted: mutants not judged are listed as not run")
+        result.notes.append("interrupted: the mutants not judged yet are listed as not judged")
     if out.error:
         result.notes.append(f"the run failed: {out.error}")
     return out, result

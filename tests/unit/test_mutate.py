@@ -323,6 +323,15 @@ def test_each_scenario_runs_once_with_every_live_mutant_it_can_kill(world):
     assert out.score == pytest.approx(2 / 9) and not out.ok
 
 
+def test_a_failure_the_original_shares_in_the_same_batch_is_no_verdict(world):
+    plan = _plan(world)
+    m_for = _mutant(plan, "for 1m -> 10m").mutant.id
+    run, _ = _scripted(plan, {(mutate.BATCH, "down_blind"): {m_for, "original"}})
+    o = next(o for o in run_mutation(plan, run).outcomes if o.mutant.id == m_for)
+    assert [(a.scenario, a.outcome) for a in o.attempts] == [("down_blind", "no verdict"), ("down_fires", "passed")]
+    assert o.status == NOT_RUN           # not judged: neither killed nor shown to survive
+
+
 INHIBITION = ("duration: 10m\nfaults:\n  - {kind: crash, target: redis, start: 3m, duration: 5m}\nexpect:\n"
               "  - inhibited: Down\n    by: Down\n    labels: {severity: warning}\n")
 
@@ -377,7 +386,7 @@ def test_an_interrupted_run_keeps_what_it_judged(world):
         run_mutation(plan, run, result)
     statuses = {o.mutant.id: o.status for o in result.outcomes}
     assert statuses[m_for] == KILLED and list(statuses.values()).count(NOT_RUN) == 8
-    assert "8 not run" in render_result(result)
+    assert "8 not judged" in render_result(result)
 
 
 # -- end to end on a fake stack ---------------------------------------------------------------------
