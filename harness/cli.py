@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("harness.rules.check:main", "promtool/amtool checks, metrics each rule needs, routing table"),
     "verify": ("harness.scenario.cli:main_verify", "run the scenario suite against given rule files"),
     "audit": ("harness.scenario.cli:main_audit", "run the suite against the seeds' packs as published"),
+    "mutate": ("harness.scenario.cli:main_mutate", "mutation testing: which rule edits does the suite catch"),
     "drill": ("harness.scenario.cli:main_drill", "run one scenario with a live terminal view"),
     "demo": ("harness.scenario.cli:main_demo", "a short tour: reference pack, SLO, published defects"),
     "coverage": ("harness.scenario.coverage_cli:main_coverage",

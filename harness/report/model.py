@@ -16,7 +16,7 @@ from harness.scenario.matrix import Matrix
 from harness.scenario.result import ScenarioResult, Verdict
 from harness.timeline import Event
 
-RUN_KINDS = ("verify", "audit", "drill", "demo", "pytest", "coverage")
+RUN_KINDS = ("verify", "audit", "drill", "demo", "mutate", "pytest", "coverage")
 
 # Panel check outcomes.
 PANEL_OK = "ok"
@@ -116,6 +116,8 @@ class RunReport:
     interrupted: bool = False               # the run was cut short (Ctrl-C, SIGTERM, a crash)
     error: str | None = None                # why the run itself failed, if it did
     notes: list[str] = field(default_factory=list)
+    # ``harness mutate``: the mutation-testing result (harness.scenario.mutate.MutationResult.to_dict()).
+    mutation: dict[str, Any] | None = None
 
     @property
     def passed(self) -> int:
@@ -127,8 +129,13 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and not self.interrupted and self.failed == 0 \
-            and (self.failure_modes is None or self.failure_modes.ok)
+        """Nothing failed; for a mutation run (whose killed mutants fail scenarios on purpose), every mutant
+        killed; for a coverage run, its criteria met."""
+        if self.error is not None or self.interrupted:
+            return False
+        if self.mutation is not None:
+            return self.mutation.get("survived") == 0 and self.mutation.get("not_judged") == 0
+        return self.failed == 0 and (self.failure_modes is None or self.failure_modes.ok)
 
 
 def verdict_from_dict(raw: dict[str, Any]) -> Verdict:

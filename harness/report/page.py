@@ -18,6 +18,7 @@ from harness.report.figure import build_figure, prod_time
 from harness.report.mode_matrix import CSS as MATRIX_CSS
 from harness.report.mode_matrix import render_mode_matrix
 from harness.report.model import RuleCoverage, RunReport
+from harness.report.mutation import mutation_section
 from harness.report.series import Series
 from harness.report.summary import iso
 from harness.scenario.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
@@ -291,6 +292,7 @@ time scale &times;{run.time_scale:g} (1 s here ≈ {e(prod_time(1.0, run.time_sc
 {run_err}
 <section class="card"><h2>Summary</h2><div class="tiles">{tile_html}</div>{_index(run)}
 <p class="files">{file_links}</p></section>
+{mutation_section(run.mutation)}
 {_findings(run.findings)}
 {render_mode_matrix(run.failure_modes)}
 {_coverage(coverage, run.rule_alerts)}

@@ -70,6 +70,7 @@ def build_summary(run: RunReport, coverage: RuleCoverage | None, records: dict[s
         "records": records,
         "scenario_files": scenario_files,
         "notes": list(run.notes),
+        "mutation": run.mutation,
     })
 
 
@@ -113,4 +114,5 @@ def load_run_report(run_dir: Path) -> RunReport:
         interrupted=bool(raw.get("interrupted")),
         error=raw.get("error"),
         notes=list(raw.get("notes") or ()),
+        mutation=raw.get("mutation"),
     )

@@ -106,3 +106,12 @@ def amtool_receivers(config_path: Path, labels: Mapping[str, str], amtool: str =
                            detail=(proc.stdout + proc.stderr).strip(),
                            hint=f"run `amtool check-config {config_path}` first")
     return [r for r in proc.stdout.strip().split(",") if r]
+
+
+def every_route_groups_by(node: Mapping[str, Any], label: str, inherited: tuple[str, ...] = ()) -> bool:
+    """Whether every route of the tree (``node`` is the config's ``route:``) groups alerts by ``label`` (or by
+    every label, ``...``): with ``alertname``, two alerts of different names never share a notification."""
+    group_by = tuple(str(x) for x in node.get("group_by") or inherited)
+    if label not in group_by and "..." not in group_by:
+        return False
+    return all(every_route_groups_by(child, label, group_by) for child in node.get("routes") or [])

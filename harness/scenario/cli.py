@@ -1,4 +1,4 @@
-"""``harness verify``, ``harness audit``, ``harness drill`` and ``harness demo``."""
+"""``harness verify``, ``harness audit``, ``harness mutate``, ``harness drill`` and ``harness demo``."""
 
 from __future__ import annotations
 
@@ -148,6 +148,50 @@ def main_audit(argv: list[str]) -> int:
             return 1
         print(f"\naudit findings match {args.expect} ({len(got)} required, all found, none other)")
     return 0
+
+
+def main_mutate(argv: list[str]) -> int:
+    from harness.scenario.mutate import (
+        plan_mutation,
+        render_attempt,
+        render_plan,
+        render_result,
+        render_run,
+        run_mutate,
+    )
+
+    p = _parser("harness mutate", "Mutation testing of alert rules: run the scenarios that name each alert "
+                "against one-edit mutants of its rule (threshold x10 and /10, comparison inverted, `for` x10, a "
+                "matcher's value, a misspelt metric, an or/and branch removed, severity changed) and report the "
+                "mutation score and, for each surviving mutant, what kind of scenario would kill it. Exit non-zero "
+                "if any non-equivalent mutant survives.")
+    p.add_argument("--alert", action="append", default=[], metavar="NAME",
+                   help="mutate only this alert's rules (repeatable; default: every alert of the rule files)")
+    p.add_argument("--trust-original", action="store_true",
+                   help="on solo runs (checks a batch cannot judge, such as inhibition), take the original packs to "
+                   "pass every scenario (true of the reference packs) instead of running the scenario once on them "
+                   "(batched runs compare with the original in the same run)")
+    p.add_argument("--plan", action="store_true", help="print the mutants and the plan, run nothing")
+    args = p.parse_args(argv)
+    cfg = _config(args)
+    rules = args.rules or [str(x) for x in reference_rule_files()]
+    plan = plan_mutation(args.scenarios, rules, args.alertmanager_config or REFERENCE_ALERTMANAGER,
+                         time_scale=cfg.time_scale, alerts=args.alert, trust_original=args.trust_original)
+    print(render_plan(plan), flush=True)
+    if args.plan:
+        for s in plan.schedules:
+            m = s.mutant
+            order = ", ".join(x.name for x in s.scenarios) or "none"
+            print(f"  {m.id} {m.alert} [{m.where}] {m.description} ({m.direction}): {order}")
+        return 0
+    out, result = run_mutate(plan, cfg, on_attempt=lambda o, a: print(render_attempt(o, a), flush=True),
+                             on_run=lambda pack, scn: print(render_run(pack, scn, plan.cost(scn)), flush=True))
+    print(render_result(result))
+    if out.report_path:
+        print(f"report: {out.report_path}")
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    return 0 if result.ok and out.error is None and not out.interrupted else 1
 
 
 def main_demo(argv: list[str]) -> int:

@@ -89,6 +89,23 @@ def wait_quiet(prom: PrometheusClient, clock: RunClock, timeout: float, sleep: C
         sleep(0.25)
 
 
+# The longest warm-up the window rule below asks for (production seconds). Alerts with longer windows
+# (budgets, an hour's availability) add nothing: their scenarios start from an empty history and state
+# their margins for their own warm-up, which load that is not part of them would dilute.
+MAX_WARMUP_S = 600.0
+
+
+def scenario_warmup(scn: Scenario, catalog: Catalog) -> float:
+    """Production seconds of load before the scenario's window opens: its own ``warmup``, or longer so
+    that every alert it judges has seen a full ``for`` plus its widest window of steady load. A window
+    that still holds the first requests after a restart of the load (a cold pool, an expired cache: one
+    slow sample in a sparse histogram) would judge that transient, not the system."""
+    judged = {e.subject for e in scn.expectations if e.kind in ("silent", "fires", "resolves", "notified")}
+    names = set(catalog.alerts) if "*" in judged else judged & set(catalog.alerts)
+    needs = [catalog.rule(n).for_s + catalog.effective_window_s(n) for n in names]
+    return max(scn.warmup, max((x for x in needs if x <= MAX_WARMUP_S), default=0.0))
+
+
 class ScenarioRunner:
     def __init__(self, stack: Any, catalog: Catalog, options: RunOptions, *,
                  prometheus: PrometheusClient | None = None, faults_factory: Callable[[Any], Any] | None = None,
@@ -483,20 +500,11 @@ class ScenarioRunner:
                 if e.kind in ("fires", "resolves", "notified") and "within" not in e.params
                 and e.subject in self.catalog.alerts]
 
-    # The longest warm-up the window rule below asks for (production seconds). Alerts with longer windows
-    # (budgets, an hour's availability) add nothing: their scenarios start from an empty history and state
-    # their margins for their own warm-up, which load that is not part of them would dilute.
-    MAX_WARMUP_S = 600.0
+    MAX_WARMUP_S = MAX_WARMUP_S
 
     def warmup(self, scn: Scenario) -> float:
-        """Production seconds of load before the scenario's window opens: its own ``warmup``, or longer so
-        that every alert it judges has seen a full ``for`` plus its widest window of steady load. A window
-        that still holds the first requests after a restart of the load (a cold pool, an expired cache: one
-        slow sample in a sparse histogram) would judge that transient, not the system."""
-        judged = {e.subject for e in scn.expectations if e.kind in ("silent", "fires", "resolves", "notified")}
-        names = set(self.catalog.alerts) if "*" in judged else judged & set(self.catalog.alerts)
-        needs = [self.catalog.rule(n).for_s + self.catalog.effective_window_s(n) for n in names]
-        return max(scn.warmup, max((x for x in needs if x <= self.MAX_WARMUP_S), default=0.0))
+        """Production seconds of load before the scenario's window opens (``scenario_warmup``)."""
+        return scenario_warmup(scn, self.catalog)
 
     def _expr(self, rule: AlertRule) -> tuple[str, ...]:
         """The rule's expression and those of the recording rules it reads (they are part of it)."""

@@ -6,6 +6,7 @@ Used by ``harness verify``, ``harness audit``, ``harness drill`` and the pytest 
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import time
@@ -71,8 +72,10 @@ def validation_context(catalog: Catalog) -> ValidationContext:
                              receiver_roles=catalog.receivers_by_role, records=catalog.records)
 
 
+@functools.cache
 def shipped_alerts() -> frozenset[str]:
-    """Alert names in every rule pack shipped with the harness (seed and reference)."""
+    """Alert names in every rule pack shipped with the harness (seed and reference). Read once per process: it
+    is asked once per scenario, and reading the packs takes a second."""
     return frozenset(load_catalog(sorted(RULES_DIR.glob("*.yml"))).alerts)
 
 
@@ -249,6 +252,55 @@ def switch_pack(stack: Any, plan: Plan) -> None:
     stack.reload_alertmanager(plan.alertmanager_config)
 
 
+@dataclass
+class Session:
+    """A started stack that runs scenarios on any rule files and Alertmanager config, switched to by reload (never
+    a restart, so pools, caches and the measured real terms stay as they are). Built by ``run_session``."""
+
+    stack: Any
+    cfg: Config
+    records_dir: Path
+    measured: Measured
+    out: SuiteResult
+    rule_files: list[Path]
+    alertmanager_config: Path
+    on_result: Callable[[ScenarioResult], None] | None = None
+
+    def use(self, rule_files: Sequence[Path], alertmanager_config: Path) -> None:
+        """Load these packs, reloading only what differs from what is loaded."""
+        rules, changed = list(rule_files), False
+        if rules != self.rule_files:
+            self.stack.reload_rules(rules)
+            self.rule_files, changed = rules, True
+        if alertmanager_config != self.alertmanager_config:
+            self.stack.reload_alertmanager(alertmanager_config)
+            self.alertmanager_config, changed = alertmanager_config, True
+        if changed:
+            self.stack.timeline.record(self.stack.clock.now(), MARK, "packs_switched",
+                                       rules=[p.name for p in rules], alertmanager_config=alertmanager_config.name)
+
+    def runner(self, catalog: Catalog) -> ScenarioRunner:
+        return ScenarioRunner(self.stack, catalog, run_options(catalog, self.cfg.time_scale, self.records_dir,
+                                                               backend=self.cfg.backend,
+                                                               load_workers=self.cfg.load_workers,
+                                                               terms=self.measured.terms, rates=self.measured.rates))
+
+    def run(self, scn: Scenario, catalog: Catalog, *, rule_files: Sequence[Path] | None = None,
+            alertmanager_config: Path | None = None, note: str | None = None) -> ScenarioResult:
+        """Run one scenario on these packs (default: those loaded), judged with ``catalog``; the result joins the
+        run's report."""
+        self.use(self.rule_files if rule_files is None else rule_files,
+                 self.alertmanager_config if alertmanager_config is None else alertmanager_config)
+        reset_stack(self.stack)
+        res = self.runner(catalog).run(scn)
+        if note:
+            res.notes.append(note)
+        self.out.results.append(res)
+        if self.on_result:
+            self.on_result(res)
+        return res
+
+
 def run_plans(plans: Sequence[Plan], cfg: Config, *, kind: str,
               on_result: Callable[[ScenarioResult], None] | None = None,
               findings: Callable[[Plan, list[ScenarioResult]], list[dict[str, Any]]] | None = None,
@@ -260,14 +312,58 @@ def run_plans(plans: Sequence[Plan], cfg: Config, *, kind: str,
     (or its own, if lower) before its failures count; see ``confirm``. ``on_report`` gets the assembled
     RunReport (results, events, findings) before it is written, on every path, to add what it computes (the
     failure-mode matrix of a coverage run); what it raises becomes a note of the report."""
+    if not plans:
+        raise HarnessError("nothing to run: no plan given")
+    by_plan: list[list[ScenarioResult]] = [[] for _ in plans]
+
+    def body(session: Session) -> None:
+        for i, plan in enumerate(plans):
+            note = f"run on {pack_label(plan)}" if len(plans) > 1 else None
+            for scn in plan.scenarios:
+                by_plan[i].append(session.run(scn, plan.catalog, rule_files=plan.rule_files,
+                                              alertmanager_config=plan.alertmanager_config, note=note))
+            if confirm_scale:
+                runner = session.runner(plan.catalog)
+                for scn, res in zip(plan.scenarios, by_plan[i], strict=True):
+                    if res.error is None and not res.passed:
+                        reset_stack(session.stack)
+                        confirm(runner, scn, res, confirm_scale)
+
+    def finish(report: Any) -> None:
+        if findings is not None:
+            try:
+                report.findings = [f for pl, res in zip(plans, by_plan, strict=True) for f in findings(pl, res)]
+            except Exception as exc:
+                report.notes.append(f"computing findings failed: {exc}")
+        if on_report is not None:
+            try:
+                on_report(report)
+            except Exception as exc:
+                log.exception("completing the report failed")
+                report.notes.append(f"completing the report failed: {type(exc).__name__}: {exc}")
+
+    notes = [*notes, *(f"not applicable: {name} (rule files lack {', '.join(m)})"
+                       for pl in plans for name, m in pl.not_applicable.items())]
+    return run_session(plans[0].rule_files, plans[0].alertmanager_config, cfg, kind=kind, body=body,
+                       rule_alerts=sorted({a for pl in plans for a in pl.catalog.alerts}),
+                       receivers=sorted({r for pl in plans for r in pl.catalog.receivers}),
+                       on_result=on_result, on_start=on_start, notes=notes, finish=finish)
+
+
+def run_session(rule_files: Sequence[Path], alertmanager_config: Path, cfg: Config, *, kind: str,
+                body: Callable[[Session], None], rule_alerts: Sequence[str] = (), receivers: Sequence[str] = (),
+                on_result: Callable[[ScenarioResult], None] | None = None,
+                on_start: Callable[[Any, Path], None] | None = None, notes: Sequence[str] = (),
+                finish: Callable[[Any], None] | None = None) -> SuiteResult:
+    """Start one stack with these packs, hand it to ``body`` as a Session, and stop it and write the report on
+    every path (success, failure, Ctrl-C, SIGTERM). ``finish`` may add to the report (a RunReport) before it
+    is written, also on those paths."""
     from harness.clock import RunClock
     from harness.report import write_report
     from harness.report.model import RunReport
     from harness.stack import start_stack
     from harness.timeline import Timeline
 
-    if not plans:
-        raise HarnessError("nothing to run: no plan given")
     run_id = new_run_id(kind)
     out = SuiteResult(run_id)
     clock = RunClock()
@@ -276,46 +372,19 @@ def run_plans(plans: Sequence[Plan], cfg: Config, *, kind: str,
     records_dir.mkdir(parents=True, exist_ok=True)
     timeline = Timeline(path=run_dir / "timeline.jsonl")
     report = RunReport(run_id=run_id, kind=kind, time_scale=cfg.time_scale, started_wall=clock.wall_start,
-                       mono_start=clock.mono_start,
-                       rule_alerts=sorted({a for pl in plans for a in pl.catalog.alerts}),
-                       receivers=sorted({r for pl in plans for r in pl.catalog.receivers}))
-    report.notes += [*notes, *(f"not applicable: {name} (rule files lack {', '.join(m)})"
-                               for pl in plans for name, m in pl.not_applicable.items())]
-    by_plan: list[list[ScenarioResult]] = [[] for _ in plans]
+                       mono_start=clock.mono_start, rule_alerts=list(rule_alerts), receivers=list(receivers))
+    report.notes += list(notes)
     stack = None
     try:
         with sigterm_as_interrupt():
-            first = plans[0]
-            stack = start_stack(starting_config(cfg), rules=first.rule_files,
-                                alertmanager_config=first.alertmanager_config, clock=clock, timeline=timeline)
-            measured = measured_terms(stack, cfg.backend, records_dir, first.catalog.group_wait_s)
+            stack = start_stack(starting_config(cfg), rules=list(rule_files), alertmanager_config=alertmanager_config,
+                                clock=clock, timeline=timeline)
+            measured = measured_terms(stack, cfg.backend, records_dir,
+                                      load_catalog([], alertmanager_config).group_wait_s)
             report.notes += [f"measured: {line}" for line in measured.describe()]
             if on_start is not None:
                 on_start(stack, records_dir)
-            for i, plan in enumerate(plans):
-                if i:
-                    switch_pack(stack, plan)
-                    timeline.record(clock.now(), MARK, "packs_switched", rules=[p.name for p in plan.rule_files],
-                                    alertmanager_config=plan.alertmanager_config.name)
-                runner = ScenarioRunner(stack, plan.catalog, run_options(plan.catalog, cfg.time_scale, records_dir,
-                                                                         backend=cfg.backend,
-                                                                         load_workers=cfg.load_workers,
-                                                                         terms=measured.terms,
-                                                                         rates=measured.rates))
-                for scn in plan.scenarios:
-                    reset_stack(stack)
-                    res = runner.run(scn)
-                    if len(plans) > 1:
-                        res.notes.append(f"run on {pack_label(plan)}")
-                    out.results.append(res)
-                    by_plan[i].append(res)
-                    if on_result:
-                        on_result(res)
-                if confirm_scale:
-                    for scn, res in zip(plan.scenarios, by_plan[i], strict=True):
-                        if res.error is None and not res.passed:
-                            reset_stack(stack)
-                            confirm(runner, scn, res, confirm_scale)
+            body(Session(stack, cfg, records_dir, measured, out, list(rule_files), alertmanager_config, on_result))
             report.dashboards = check_run_dashboards(stack)
     except KeyboardInterrupt:
         out.interrupted = True
@@ -334,18 +403,12 @@ def run_plans(plans: Sequence[Plan], cfg: Config, *, kind: str,
         report.interrupted = out.interrupted
         report.error = out.error
         report.ended_wall = time.time()
-        if findings is not None:
+        if finish is not None:
             try:
-                report.findings = [f for pl, res in zip(plans, by_plan, strict=True) for f in findings(pl, res)]
+                finish(report)
             except Exception as exc:
-                report.notes.append(f"computing findings failed: {exc}")
-        out.findings = report.findings
-        if on_report is not None:
-            try:
-                on_report(report)
-            except Exception as exc:
-                log.exception("completing the report failed")
                 report.notes.append(f"completing the report failed: {type(exc).__name__}: {exc}")
+        out.findings = report.findings
         out.report_path = write_report(report, Path(cfg.reports_dir))
     return out
 

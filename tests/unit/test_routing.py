@@ -38,3 +38,12 @@ def test_bad_matcher_is_named() -> None:
     with pytest.raises(ValidationError) as err:
         parse_matcher("not a matcher", "am.yml", 7)
     assert err.value.line == 7
+
+
+def test_every_route_groups_by() -> None:
+    from harness.rules.routing import every_route_groups_by
+
+    assert every_route_groups_by({"group_by": ["alertname", "cluster"], "routes": [{"receiver": "x"}]}, "alertname")
+    assert every_route_groups_by({"group_by": ["..."]}, "alertname")
+    assert not every_route_groups_by({"group_by": ["alertname"], "routes": [{"group_by": ["team"]}]}, "alertname")
+    assert not every_route_groups_by({}, "alertname")   # Alertmanager's default: one group for everything
