@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class HarnessError(Exception):
     """A user-facing error. ``str()`` gives the full message, hint included."""
@@ -31,3 +33,14 @@ class ValidationError(HarnessError):
         self.problem = problem
         where = f"{file}:{line}" if line is not None else file
         super().__init__(f"{where}: {field}: {problem}", hint=hint)
+
+
+class InvalidFile(HarnessError):
+    """Every problem found in one kind of user file, reported together (each names its file, line and field)."""
+
+    what = "the input"
+
+    def __init__(self, errors: Sequence[ValidationError]) -> None:
+        self.errors = list(errors)
+        super().__init__(f"{len(self.errors)} problem(s) in {self.what}:",
+                         detail="\n".join("  " + str(e).replace("\n", "\n    ") for e in self.errors))

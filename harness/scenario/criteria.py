@@ -16,7 +16,6 @@ against it: pure.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from ruamel.yaml.error import YAMLError
 
 from harness.config import STACK_DIR
 from harness.durations import format_duration, parse_duration
-from harness.errors import HarnessError, ValidationError
+from harness.errors import HarnessError, InvalidFile, ValidationError
 from harness.scenario.failure_modes import FailureModes, is_baseline
 from harness.scenario.matrix import Matrix, ModeRow, Violation
 from harness.scenario.model import yaml_line
@@ -35,11 +34,8 @@ DEFAULT_CRITERIA = STACK_DIR / "coverage-criteria.yaml"
 REACHES = ("page", "notify")
 
 
-class CriteriaInvalid(HarnessError):
-    def __init__(self, errors: Sequence[ValidationError]) -> None:
-        self.errors = list(errors)
-        super().__init__(f"{len(self.errors)} problem(s) in the coverage criteria:",
-                         detail="\n".join("  " + str(e).replace("\n", "\n    ") for e in self.errors))
+class CriteriaInvalid(InvalidFile):
+    what = "the coverage criteria"
 
 
 @dataclass(frozen=True)

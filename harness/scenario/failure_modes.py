@@ -28,7 +28,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from harness.config import STACK_DIR
-from harness.errors import HarnessError, ValidationError
+from harness.errors import HarnessError, InvalidFile, ValidationError
 from harness.faults.spec import KIND_SPECS, PROCESS, PROXIES, SERVICES
 from harness.scenario.model import Expectation, Located, Scenario, parse_history, scenario_from_node, yaml_line
 
@@ -44,11 +44,8 @@ NOT_TARGETED: dict[str, str] = {
 }
 
 
-class CatalogueInvalid(HarnessError):
-    def __init__(self, errors: Sequence[ValidationError]) -> None:
-        self.errors = list(errors)
-        super().__init__(f"{len(self.errors)} problem(s) in the failure-mode catalogue:",
-                         detail="\n".join("  " + str(e).replace("\n", "\n    ") for e in self.errors))
+class CatalogueInvalid(InvalidFile):
+    what = "the failure-mode catalogue"
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from harness.errors import HarnessError, ValidationError
+from harness.errors import InvalidFile, ValidationError
 from harness.faults.spec import API_CONTROL_KINDS, PROXIES, SERVICES, spec_problems
 from harness.rules.roles import ROLE_PREFIX, role_of, role_problem
 from harness.scenario.model import Expectation, Scenario, share
 
 
-class ScenarioInvalid(HarnessError):
-    def __init__(self, errors: Sequence[ValidationError]) -> None:
-        self.errors = list(errors)
-        super().__init__(f"{len(self.errors)} problem(s) in scenario files:",
-                         detail="\n".join("  " + str(e).replace("\n", "\n    ") for e in self.errors))
+class ScenarioInvalid(InvalidFile):
+    what = "scenario files"
 
 
 @dataclass(frozen=True)
