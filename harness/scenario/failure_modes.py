@@ -18,8 +18,7 @@ there fires on a healthy stack.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from harness.config import STACK_DIR
 from harness.errors import HarnessError, InvalidFile, ValidationError
 from harness.faults.spec import KIND_SPECS, PROCESS, PROXIES, SERVICES
 from harness.scenario.model import Expectation, Located, Scenario, parse_history, scenario_from_node, yaml_line
+from harness.scenario.validate import suggest
 
 CATALOGUE = STACK_DIR / "failure-modes.yaml"
 
@@ -65,7 +65,7 @@ class FailureModes:
         wanted = list(dict.fromkeys(names))
         unknown = [n for n in wanted if self.mode(n) is None]
         if unknown:
-            hints = [f"{n}: {_suggest(n, self.names)}" for n in unknown]
+            hints = [f"{n}: {suggest(n, self.names)}" for n in unknown]
             raise HarnessError(f"no failure mode named {', '.join(map(repr, unknown))} in {self.file}",
                                hint="; ".join(hints) + " (`harness coverage --list` lists them)")
         return FailureModes(self.file, tuple(m for m in self.modes if m.name in wanted))
@@ -74,11 +74,6 @@ class FailureModes:
 def is_baseline(mode: Scenario) -> bool:
     """A mode without faults: whatever fires there fires on a healthy stack."""
     return not mode.faults
-
-
-def _suggest(name: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=3)
-    return f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(sorted(known)) or '(none)'}"
 
 
 def parse_failure_modes(text: str, *, file: str = "<string>") -> FailureModes:

@@ -7,7 +7,7 @@ collected, so a user fixes a file in one pass.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.errors import InvalidFile, ValidationError
@@ -34,11 +34,13 @@ class ValidationContext:
     records: frozenset[str] = frozenset()   # recording rules of the loaded packs (empty: not checked)
 
 
-def _suggest(name: str, known: frozenset[str]) -> str:
+def suggest(name: str, known: Iterable[str]) -> str:
+    """The hint for an unknown name: the closest known ones, or all of them."""
     import difflib
 
-    close = difflib.get_close_matches(name, sorted(known), n=3)
-    return f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(sorted(known)) or '(none)'}"
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=3)
+    return f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(known) or '(none)'}"
 
 
 def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationError]:
@@ -80,14 +82,14 @@ def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationErr
         names_alert = e.kind in ("fires", "silent", "resolves", "notified", "inhibited", "unsupported")
         if names_alert and e.subject != "*" and e.subject not in ctx.alerts:
             errors.append(w.error(e.kind, f"alert {e.subject!r} is not in the loaded rule packs",
-                                  hint=_suggest(e.subject, ctx.alerts)))
+                                  hint=suggest(e.subject, ctx.alerts)))
         if e.kind == "inhibited":
             by = e.params.get("by")
             if not by:
                 errors.append(w.error("inhibited.by", "missing: the alert that inhibits it"))
             elif by not in ctx.alerts:
                 errors.append(e.at("by").error("inhibited.by", f"alert {by!r} is not in the loaded rule packs",
-                                      hint=_suggest(str(by), ctx.alerts)))
+                                      hint=suggest(str(by), ctx.alerts)))
         if e.kind in ("notified", "inhibited"):
             errors.extend(_receiver_errors(e, ctx))
         if e.kind in ("fires", "resolves", "notified") and "after" in e.params \
@@ -103,7 +105,7 @@ def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationErr
             if not isinstance(pct, int | float) or not 0 < pct < 100:
                 errors.append(w.error("latency.percentile", f"must be in (0, 100), got {pct!r}"))
         if e.kind == "slo" and ctx.slo_names and "spec" not in e.params and e.subject not in ctx.slo_names:
-            errors.append(w.error("slo", f"unknown SLO {e.subject!r}", hint=_suggest(e.subject, ctx.slo_names)))
+            errors.append(w.error("slo", f"unknown SLO {e.subject!r}", hint=suggest(e.subject, ctx.slo_names)))
         if e.kind == "error_budget":
             errors.extend(_budget_errors(scn, e, ctx))
         if e.kind == "unsupported" and not e.params.get("reason"):
@@ -119,7 +121,7 @@ def _budget_errors(scn: Scenario, e: Expectation, ctx: ValidationContext) -> lis
                                     "the run)", hint="e.g. history: {window: 30d, good_ratio: 0.9998}"))
     if ctx.records and e.subject not in ctx.records:
         errors.append(e.where.error("error_budget", f"recording rule {e.subject!r} is not in the loaded rule packs",
-                                    hint=_suggest(e.subject, ctx.records)))
+                                    hint=suggest(e.subject, ctx.records)))
     for key, required in (("objective", True), ("consumed", True), ("start", False), ("tolerance", False)):
         if key not in e.params:
             if required:
@@ -153,7 +155,7 @@ def _receiver_errors(e: Expectation, ctx: ValidationContext) -> list[ValidationE
                                               hint=f"roles present: {have}"))
             elif ctx.receivers and ref not in ctx.receivers:
                 errors.append(where.error(what, f"receiver {ref!r} is not in the Alertmanager config",
-                                          hint=_suggest(ref, ctx.receivers)))
+                                          hint=suggest(ref, ctx.receivers)))
     return errors
 
 
