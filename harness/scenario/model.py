@@ -11,7 +11,7 @@ scenario is validated before anything starts (harness.scenario.validate).
 
 from __future__ import annotations
 
-import math
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +23,12 @@ from ruamel.yaml.error import YAMLError
 
 from harness.durations import parse_duration
 from harness.errors import ValidationError
+from harness.scenario.expectations import KINDS
+from harness.scenario.expectations.base import DURATION, LIST, MAP, share
 from harness.scenario.history import History
 
 LOAD_PROFILES = ("constant_users", "ramp", "steps", "spike", "constant_rate", "none")
-EXPECT_KINDS = ("fires", "silent", "resolves", "notified", "inhibited", "slo", "latency", "error_budget", "unsupported")
+EXPECT_KINDS = tuple(KINDS)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class FaultSpec:
 
 @dataclass(frozen=True)
 class Expectation:
-    kind: str                     # one of EXPECT_KINDS
+    kind: str                     # a key of harness.scenario.expectations.KINDS
     subject: str                  # alertname, SLO name, endpoint; "*" for "every other alert"
     params: Mapping[str, Any]
     where: Located
@@ -148,8 +150,10 @@ def _plain(value: Any) -> Any:
 def _check_keys(node: CommentedMap, allowed: set[str], file: str, field_: str) -> None:
     for key in node:
         if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
             raise ValidationError(file, yaml_line(node, key), f"{field_}.{key}" if field_ else str(key),
-                                  "unknown field", hint=f"allowed here: {', '.join(sorted(allowed))}")
+                                  "unknown field", hint=(f"did you mean {close[0]}? " if close else "")
+                                  + f"allowed here: {', '.join(sorted(allowed))}")
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -245,15 +249,23 @@ def scenario_from_node(doc: Any, *, file: str, default_name: str = "scenario") -
         if len(kinds) != 1:
             raise where.error(f"expect[{i}]",
                               f"needs exactly one of {', '.join(EXPECT_KINDS)}; found {kinds or 'none'}")
-        kind = kinds[0]
-        subject = en[kind]
-        params = {str(k): _plain(v) for k, v in en.items() if k != kind}
-        for key in ("within", "during_from", "during_to"):
-            if key in params:
-                params[key] = _duration(params[key], at(en, key), f"expect[{i}].{key}")
+        kind = KINDS[kinds[0]]
+        _check_keys(en, {kind.name, *(f.name for f in kind.fields)}, file, f"expect[{i}]")
+        subject = en[kind.name]
+        params = {str(k): _plain(v) for k, v in en.items() if k != kind.name}
+        for f in kind.fields:
+            if f.name not in params:
+                continue
+            if f.value == DURATION:
+                params[f.name] = _duration(params[f.name], at(en, f.name), f"expect[{i}].{f.name}")
+            elif f.value == LIST and not isinstance(params[f.name], list):
+                params[f.name] = [params[f.name]]
+            elif f.value == MAP and not isinstance(params[f.name], Mapping):
+                raise at(en, f.name).error(f"expect[{i}].{f.name}", "expected a mapping",
+                                           hint=f"e.g. {f.name}: {{severity: critical}}")
         subjects = [str(s) for s in subject] if isinstance(subject, list) else [str(subject)]
         for s in subjects:
-            expectations.append(Expectation(kind=kind, subject=s, params=params, where=where,
+            expectations.append(Expectation(kind=kind.name, subject=s, params=params, where=where,
                                             lines=_field_lines(en)))
 
     max_scale: float | None = None
@@ -282,17 +294,6 @@ def scenario_from_node(doc: Any, *, file: str, default_name: str = "scenario") -
         max_time_scale=max_scale,
         history=history,
     )
-
-
-def share(value: Any, where: Located, field_: str) -> float:
-    """A share written 0.8 or "80%", in [0, 1]."""
-    try:
-        x = float(value[:-1]) / 100 if isinstance(value, str) and value.strip().endswith("%") else float(value)
-    except (TypeError, ValueError):
-        x = math.nan
-    if not 0 <= x <= 1:
-        raise where.error(field_, f"must be a share between 0 and 1 (or 0% and 100%), got {value!r}")
-    return x
 
 
 def parse_history(node: Any, where: Located, file: str) -> History:

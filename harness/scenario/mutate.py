@@ -50,6 +50,7 @@ from harness.rules.mutants import (
 )
 from harness.rules.routing import every_route_groups_by
 from harness.scenario.catalog import Catalog
+from harness.scenario.expectations import expected_to_fire
 from harness.scenario.model import Expectation, Scenario
 from harness.scenario.result import FAIL, ScenarioResult, Verdict
 from harness.scenario.runner import scenario_warmup
@@ -78,7 +79,7 @@ PROMETHEUS_KINDS = frozenset({"fires", "silent", "resolves"})
 def expectations_about(scn: Scenario, alert: str) -> list[Expectation]:
     """The scenario's expectations a change of ``alert``'s rule can fail: those on the alert, an inhibition it
     is the source of, and a ``silent: "*"`` that does not exempt it."""
-    expected = {e.subject for e in scn.expectations if e.kind in ("fires", "notified")}
+    expected = expected_to_fire(scn)
 
     def about(e: Expectation) -> bool:
         if e.kind == "inhibited" and str(e.params.get("by")) == alert:

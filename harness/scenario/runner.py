@@ -19,6 +19,8 @@ from harness.observe.prometheus import PrometheusClient
 from harness.rules.promql import split_comparison
 from harness.scenario import verdict as V
 from harness.scenario.catalog import AlertRule, Catalog, expand_records
+from harness.scenario.expectations import KINDS, Observed, expected_to_fire
+from harness.scenario.expectations.base import FIRE, RESOLVE, fault_time
 from harness.scenario.history import METRIC as HISTORY_METRIC
 from harness.scenario.history import Backfill, BudgetLevels, budget_remaining, judge_budget
 from harness.scenario.model import Expectation, FaultSpec, Scenario, share
@@ -224,7 +226,7 @@ class ScenarioRunner:
                             f"{bad:,.0f} of them bad ({1 - scn.history.good_ratio:.3%})")
         return plan
 
-    def _budget_verdicts(self, scn: Scenario, e: Expectation, records_path: Path, t0: float,
+    def budget_verdicts(self, scn: Scenario, e: Expectation, records_path: Path, t0: float,
                          end: float) -> list[Verdict]:
         from harness.load.records import read_records
 
@@ -338,11 +340,10 @@ class ScenarioRunner:
                  fault_times: dict[str, tuple[float, float | None]], records_path: Path) -> list[Verdict]:
         events = timeline.events_with_state(t0 - 1.0)
         out: list[Verdict] = []
-        expected_to_fire = {e.subject for e in scn.expectations if e.kind in ("fires", "notified")}
+        seen = Observed(scn, events, t0, end, fault_times, records_path, expected_to_fire(scn))
         for e in scn.expectations:
             try:
-                out.extend(self._evaluate_one(scn, e, events, t0, end, fault_times, records_path,
-                                              expected_to_fire))
+                out.extend(KINDS[e.kind].evaluate(self, e, seen))
             except Exception as exc:
                 out.append(Verdict(e.kind, e.subject, ERROR, "evaluable", f"{type(exc).__name__}: {exc}"))
         return out
@@ -405,10 +406,10 @@ class ScenarioRunner:
             if e.kind != "resolves":
                 continue
             try:
-                since = self._since(scn, e, fault_times, 1)
+                since = fault_time(scn, e, fault_times, 1)
             except RuntimeError:
                 continue  # reported by the verdict itself
-            within = self._within(e, *self.default_bound(scn, e))
+            within = self.within(scn, e)
             while clock.now() < since + within:
                 verdict = V.resolves_within(timeline.events_with_state(since - 1.0), e.subject, since=since,
                                             within=within, labels=e.params.get("labels"))
@@ -416,88 +417,32 @@ class ScenarioRunner:
                     break
                 self.opt.sleep(0.25)
 
-    def _since(self, scn: Scenario, e: Expectation, times: dict[str, tuple[float, float | None]],
-               which: int) -> float:
-        fault = scn.fault(e.params.get("after"))
-        if fault is None or fault.id not in times:
-            raise RuntimeError("the fault this expectation measures from never started")
-        t = times[fault.id][which]
-        if t is None:
-            raise RuntimeError(f"fault {fault.id} never ended")
-        return t
-
-    def _evaluate_one(self, scn: Scenario, e: Expectation, events: list[Any], t0: float, end: float,
-                      times: dict[str, tuple[float, float | None]], records_path: Path,
-                      expected_to_fire: set[str]) -> list[Verdict]:
-        tm = self.timing
-        labels = e.params.get("labels")
-        if e.kind == "unsupported":
-            return [Verdict("unsupported", e.subject, UNSUPPORTED, "exercised", str(e.params["reason"]))]
-        if e.kind == "fires":
-            rule = self.catalog.rule(e.subject)
-            within = self._within(e, *self.default_bound(scn, e))
-            return [V.fires_within(events, e.subject, since=self._since(scn, e, times, 0), within=within,
-                                   labels=labels, min_latency=tm.min_fire(rule))]
-        if e.kind == "resolves":
-            rule = self.catalog.rule(e.subject)
-            within = self._within(e, *self.default_bound(scn, e))
-            return [V.resolves_within(events, e.subject, since=self._since(scn, e, times, 1), within=within,
-                                      labels=labels)]
-        if e.kind == "silent":
-            start = t0 + tm.real(e.params.get("during_from", 0.0))
-            stop = t0 + tm.real(e.params["during_to"]) if "during_to" in e.params else end
-            names = [e.subject] if e.subject != "*" else sorted(set(self.catalog.alerts) - expected_to_fire)
-            return [self._silent(events, n, labels, start, stop, pinned=e.subject != "*") for n in names]
-        if e.kind == "notified":
-            rule = self.catalog.rule(e.subject)
-            within = self._within(e, *self.default_bound(scn, e))
-            receivers = [str(r) for r in e.params.get("receivers", [])]
-            not_receivers = [str(r) for r in e.params.get("not_receivers", [])]
-            return V.notified(events, e.subject, receivers=receivers, not_receivers=not_receivers,
-                              since=self._since(scn, e, times, 0), within=within, until=end,
-                              min_latency=tm.min_notify(rule, self.catalog.group_wait_s),
-                              members=self.catalog.resolve_receivers(receivers + not_receivers))
-        if e.kind == "inhibited":
-            recorder = getattr(self.stack, "recorder", None)
-            return [V.inhibited(events, e.subject, by=str(e.params["by"]), start=t0, end=end,
-                                receivers=[n for ns in self.catalog.resolve_receivers(
-                                    str(r) for r in e.params.get("receivers", [])).values() for n in ns],
-                                labels=labels,
-                                by_labels=e.params.get("by_labels"),
-                                poll_s=float(getattr(recorder, "interval_s", 0.0)))]
-        if e.kind == "latency":
-            from harness.durations import parse_duration
-
-            lat = self._latencies(records_path, e.subject, t0, end)
-            return [V.latency_budget(lat, e.subject, percentile=float(e.params.get("percentile", 95)),
-                                     budget=parse_duration(e.params["budget"]))]
-        if e.kind == "slo":
-            return self._slo_verdicts(scn, e, records_path, t0, end)
-        if e.kind == "error_budget":
-            return self._budget_verdicts(scn, e, records_path, t0, end)
-        raise RuntimeError(f"unknown expectation kind {e.kind}")
-
-    def _within(self, e: Expectation, default_production_s: float, real_s: float) -> float:
+    def within(self, scn: Scenario, e: Expectation) -> float:
         """Real seconds allowed: the scenario's own bound, or the default's production terms compressed plus
         the measured real terms."""
         if "within" in e.params:
             return self.timing.real(float(e.params["within"]))
-        return self.timing.real(default_production_s) + real_s
+        production_s, real_s = self.default_bound(scn, e)
+        return self.timing.real(production_s) + real_s
+
+    def poll_interval(self) -> float:
+        return float(getattr(getattr(self.stack, "recorder", None), "interval_s", 0.0))
 
     def default_bound(self, scn: Scenario, e: Expectation) -> tuple[float, float]:
         """(production seconds, real seconds) of the default bound of a fires/resolves/notified check."""
         tm, rule, down = self.timing, self.catalog.rule(e.subject), down_services(scn)
         expr = self._expr(rule)
-        if e.kind == "fires":
+        bound = KINDS[e.kind].bound
+        if bound == FIRE:
             return tm.default_fire_within(rule), tm.fire_real_s(down, expr)
-        if e.kind == "resolves":
+        if bound == RESOLVE:
             return tm.default_resolve_within(rule), tm.resolve_real_s(down, expr)
         return tm.default_fire_within(rule) + self.catalog.group_wait_s, tm.notify_real_s(down, expr)
 
     def default_bounds(self, scn: Scenario) -> list[tuple[str, float, float]]:
         """(what, production seconds, real seconds) of every default bound the scenario checks."""
         return [(f"{e.kind} {e.subject}", *self.default_bound(scn, e)) for e in scn.expectations
-                if e.kind in ("fires", "resolves", "notified") and "within" not in e.params
+                if KINDS[e.kind].bound is not None and "within" not in e.params
                 and e.subject in self.catalog.alerts]
 
     MAX_WARMUP_S = MAX_WARMUP_S
@@ -518,10 +463,10 @@ class ScenarioRunner:
     def judged_needs(self, scn: Scenario) -> list[tuple[Need, Any]]:
         """The event needs of every alert the scenario judges, with the `labels:` of the expectation (the
         series groups it judges)."""
-        to_fire = {e.subject for e in scn.expectations if e.kind in ("fires", "notified")}
+        to_fire = expected_to_fire(scn)
         out: list[tuple[Need, Any]] = []
         for e in scn.expectations:
-            if e.kind not in ("silent", "fires", "resolves", "notified"):
+            if not KINDS[e.kind].judges_state:
                 continue
             names = sorted(set(self.catalog.alerts) - to_fire) if e.subject == "*" else [e.subject]
             labels = e.params.get("labels")
@@ -540,7 +485,7 @@ class ScenarioRunner:
         return list(dict.fromkeys(x for need, labels in self.judged_needs(scn)
                                   for x in limits([need], rates, scn.load.rate, labels)))
 
-    def _silent(self, events: list[Any], alert: str, labels: Any, start: float, stop: float, *,
+    def silent(self, events: list[Any], alert: str, labels: Any, start: float, stop: float, *,
                 pinned: bool) -> Verdict:
         """``stays_silent``, where firing that began on a window too sparse to resolve the threshold is not
         judged (or, when the check names exactly that series group, inconclusive)."""
@@ -607,7 +552,7 @@ class ScenarioRunner:
                                 + "; ".join(choice.under_resolved))
         log.info("%s: time scale %g (%s)", scn.name, scale, choice.limits[0])
 
-    def _latencies(self, records_path: Path, endpoint: str, t0: float, end: float) -> np.ndarray:
+    def latencies(self, records_path: Path, endpoint: str, t0: float, end: float) -> np.ndarray:
         """Ground-truth latencies (from the intended start) of responses to ``endpoint`` in the window."""
         from harness.load.records import read_records
 
@@ -615,7 +560,7 @@ class ScenarioRunner:
         rec = read_records(records_path).between(mono0 + t0, mono0 + end).for_endpoints([endpoint])
         return np.asarray(rec.latency[rec.status > 0])
 
-    def _slo_verdicts(self, scn: Scenario, e: Expectation, records_path: Path, t0: float,
+    def slo_verdicts(self, scn: Scenario, e: Expectation, records_path: Path, t0: float,
                       end: float) -> list[Verdict]:
         from harness.scenario.slo_check import check_slo
 

@@ -7,13 +7,13 @@ collected, so a user fixes a file in one pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.errors import InvalidFile, ValidationError
 from harness.faults.spec import API_CONTROL_KINDS, PROXIES, SERVICES, spec_problems
-from harness.rules.roles import ROLE_PREFIX, role_of, role_problem
-from harness.scenario.model import Expectation, Scenario, share
+from harness.scenario.expectations import problems as expectation_problems
+from harness.scenario.model import Scenario
 
 
 class ScenarioInvalid(InvalidFile):
@@ -32,15 +32,6 @@ class ValidationContext:
     # role -> receivers with that role in the Alertmanager config (harness.rules.roles.receivers_by_role)
     receiver_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     records: frozenset[str] = frozenset()   # recording rules of the loaded packs (empty: not checked)
-
-
-def suggest(name: str, known: Iterable[str]) -> str:
-    """The hint for an unknown name: the closest known ones, or all of them."""
-    import difflib
-
-    known = sorted(known)
-    close = difflib.get_close_matches(name, known, n=3)
-    return f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(known) or '(none)'}"
 
 
 def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationError]:
@@ -78,84 +69,7 @@ def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationErr
     for dup in {x for x in ids if ids.count(x) > 1}:
         errors.append(ValidationError(f, None, "faults.id", f"duplicate fault id {dup!r}"))
     for e in scn.expectations:
-        w = e.where
-        names_alert = e.kind in ("fires", "silent", "resolves", "notified", "inhibited", "unsupported")
-        if names_alert and e.subject != "*" and e.subject not in ctx.alerts:
-            errors.append(w.error(e.kind, f"alert {e.subject!r} is not in the loaded rule packs",
-                                  hint=suggest(e.subject, ctx.alerts)))
-        if e.kind == "inhibited":
-            by = e.params.get("by")
-            if not by:
-                errors.append(w.error("inhibited.by", "missing: the alert that inhibits it"))
-            elif by not in ctx.alerts:
-                errors.append(e.at("by").error("inhibited.by", f"alert {by!r} is not in the loaded rule packs",
-                                      hint=suggest(str(by), ctx.alerts)))
-        if e.kind in ("notified", "inhibited"):
-            errors.extend(_receiver_errors(e, ctx))
-        if e.kind in ("fires", "resolves", "notified") and "after" in e.params \
-                and scn.fault(str(e.params["after"])) is None:
-            errors.append(w.error(f"{e.kind}.after", f"no fault with id {e.params['after']!r}",
-                                  hint=f"fault ids: {', '.join(ids) or '(none)'}"))
-        if e.kind in ("fires", "resolves") and not scn.faults and "after" not in e.params:
-            errors.append(w.error(e.kind, "needs a fault to measure from; this scenario has none"))
-        if e.kind == "latency":
-            if "budget" not in e.params:
-                errors.append(w.error("latency.budget", "missing", hint="e.g. budget: 50ms"))
-            pct = e.params.get("percentile", 95)
-            if not isinstance(pct, int | float) or not 0 < pct < 100:
-                errors.append(w.error("latency.percentile", f"must be in (0, 100), got {pct!r}"))
-        if e.kind == "slo" and ctx.slo_names and "spec" not in e.params and e.subject not in ctx.slo_names:
-            errors.append(w.error("slo", f"unknown SLO {e.subject!r}", hint=suggest(e.subject, ctx.slo_names)))
-        if e.kind == "error_budget":
-            errors.extend(_budget_errors(scn, e, ctx))
-        if e.kind == "unsupported" and not e.params.get("reason"):
-            errors.append(w.error("unsupported.reason", "say why this alert cannot be exercised here"))
-    return errors
-
-
-def _budget_errors(scn: Scenario, e: Expectation, ctx: ValidationContext) -> list[ValidationError]:
-    """An error_budget check reads a recording rule of the packs, on a scenario with a backfilled history."""
-    errors: list[ValidationError] = []
-    if scn.history is None:
-        errors.append(e.where.error("error_budget", "needs the scenario's `history:` (the budget's window before "
-                                    "the run)", hint="e.g. history: {window: 30d, good_ratio: 0.9998}"))
-    if ctx.records and e.subject not in ctx.records:
-        errors.append(e.where.error("error_budget", f"recording rule {e.subject!r} is not in the loaded rule packs",
-                                    hint=suggest(e.subject, ctx.records)))
-    for key, required in (("objective", True), ("consumed", True), ("start", False), ("tolerance", False)):
-        if key not in e.params:
-            if required:
-                errors.append(e.where.error(f"error_budget.{key}", "missing",
-                                            hint="e.g. objective: 0.999, consumed: 3%, tolerance: 1%"))
-            continue
-        try:
-            share(e.params[key], e.at(key), f"error_budget.{key}")
-        except ValidationError as exc:
-            errors.append(exc)
-    return errors
-
-
-def _receiver_errors(e: Expectation, ctx: ValidationContext) -> list[ValidationError]:
-    """Receiver names must be in the Alertmanager config; ``role:X`` must be a known role, and a role an
-    expectation needs notified must belong to at least one receiver."""
-    errors: list[ValidationError] = []
-    for key in ("receivers", "not_receivers"):
-        for r in e.params.get(key, []) or []:
-            ref = str(r)
-            where, what = e.at(key), f"{e.kind}.{key}"
-            problem = role_problem(ref)
-            if problem is not None:
-                errors.append(where.error(what, problem, hint="a role is written role:pager, role:chat, role:email "
-                                          "or role:webhook; a receiver is named as in the Alertmanager config"))
-            elif role_of(ref) is not None:
-                role = role_of(ref)
-                if key == "receivers" and ctx.receivers and not ctx.receiver_roles.get(str(role)):
-                    have = ", ".join(ROLE_PREFIX + k for k in sorted(ctx.receiver_roles)) or "(none)"
-                    errors.append(where.error(what, f"no receiver of the Alertmanager config has role {role!r}",
-                                              hint=f"roles present: {have}"))
-            elif ctx.receivers and ref not in ctx.receivers:
-                errors.append(where.error(what, f"receiver {ref!r} is not in the Alertmanager config",
-                                          hint=suggest(ref, ctx.receivers)))
+        errors.extend(expectation_problems(scn, e, ctx))
     return errors
 
 

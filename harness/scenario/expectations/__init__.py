@@ -1,0 +1,54 @@
+"""The expectation kinds, one module each; this registry is the only list of them.
+
+Adding a kind means adding a module that declares ``KIND`` and naming it below: the parser, validation,
+the runner's dispatch and the scenario format's reference all read ``KINDS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from harness.scenario.expectations import (
+    error_budget,
+    fires,
+    inhibited,
+    latency,
+    notified,
+    resolves,
+    silent,
+    slo,
+    unsupported,
+)
+from harness.scenario.expectations.base import ExpectKind, Field, Judge, Observed, share, suggest
+
+if TYPE_CHECKING:
+    from harness.errors import ValidationError
+    from harness.scenario.model import Expectation, Scenario
+    from harness.scenario.validate import ValidationContext
+
+KINDS: dict[str, ExpectKind] = {m.KIND.name: m.KIND for m in (
+    fires, silent, resolves, notified, inhibited, slo, latency, error_budget, unsupported)}
+
+__all__ = ["KINDS", "ExpectKind", "Field", "Judge", "Observed", "expected_to_fire", "kind_names", "problems",
+           "share", "suggest"]
+
+
+def kind_names(where: Iterable[ExpectKind] | None = None, **flags: bool) -> frozenset[str]:
+    """Names of the kinds whose flags (``names_alert``, ``judges_state``, ...) have the given values."""
+    return frozenset(k.name for k in (where or KINDS.values())
+                     if all(getattr(k, flag) == value for flag, value in flags.items()))
+
+
+def expected_to_fire(scn: Scenario) -> frozenset[str]:
+    """The alerts the scenario expects to fire (``silent: "*"`` leaves them out)."""
+    return frozenset(e.subject for e in scn.expectations if KINDS[e.kind].expects_firing)
+
+
+def problems(scn: Scenario, e: Expectation, ctx: ValidationContext) -> list[ValidationError]:
+    """Every problem of one expectation: the rules all kinds share, then the kind's own."""
+    kind = KINDS[e.kind]
+    if e.subject == "*" and not kind.wildcard:
+        return [e.where.error(e.kind, '"*" is only allowed in `silent:`',
+                              hint=f"name the {kind.subject} this expectation is about")]
+    return kind.validate(scn, e, ctx)

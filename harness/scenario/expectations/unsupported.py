@@ -1,0 +1,34 @@
+"""``unsupported``: the alert cannot be exercised on this stack; the reason is reported, never a pass."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from harness.errors import ValidationError
+from harness.scenario.expectations.base import TEXT, ExpectKind, Field, Judge, Observed, alert_problems
+from harness.scenario.result import UNSUPPORTED, Verdict
+
+if TYPE_CHECKING:
+    from harness.scenario.model import Expectation, Scenario
+    from harness.scenario.validate import ValidationContext
+
+
+def validate(scn: Scenario, e: Expectation, ctx: ValidationContext) -> list[ValidationError]:
+    problems = alert_problems(e, e.subject, ctx, "unsupported")
+    if not e.params.get("reason"):
+        problems.append(e.where.error("unsupported.reason", "say why this alert cannot be exercised here"))
+    return problems
+
+
+def evaluate(judge: Judge, e: Expectation, seen: Observed) -> list[Verdict]:
+    return [Verdict("unsupported", e.subject, UNSUPPORTED, "exercised", str(e.params["reason"]))]
+
+
+KIND = ExpectKind(
+    name="unsupported", subject="alert", names_alert=True,
+    doc="The alert cannot be exercised on this stack. The scenario still runs its faults; the report lists "
+        "the alert as unsupported with the reason (a skip under pytest).",
+    fields=(Field("reason", TEXT, "why, with the measurement that shows it", required=True),),
+    example={"unsupported": "BackupFailed", "reason": "the stack has no backup job"},
+    validate=validate, evaluate=evaluate,
+)
