@@ -15,6 +15,7 @@ from harness.errors import HarnessError
 from harness.rules.formats import load_rule_doc
 from harness.rules.promql import PromQLSyntaxError, metric_names, parse, read
 from harness.rules.roles import receivers_by_role, resolve
+from harness.rules.routing import Route, build_route, receivers_for
 
 
 def widest_window_s(exprs: str | Iterable[str]) -> float:
@@ -66,6 +67,20 @@ class Catalog:
     records: frozenset[str] = field(default_factory=frozenset)
     record_exprs: Mapping[str, str] = field(default_factory=dict)
     receiver_configs: tuple[Mapping[str, Any], ...] = ()
+    route: Route | None = None        # the Alertmanager config's routing tree (None: no config loaded)
+
+    def routed_to(self, name: str) -> list[str]:
+        """Receivers the routing tree sends ``name`` to, by its name and static labels (a route matching a
+        label the expression sets is not seen); empty without an Alertmanager config."""
+        if self.route is None:
+            return []
+        rule = self.rule(name)
+        return receivers_for(self.route, {**rule.labels, "alertname": name})
+
+    def matching(self, labels: Mapping[str, str]) -> list[str]:
+        """Alerts whose static labels (and name, as ``alertname``) include every one of ``labels``."""
+        return sorted(n for n, r in self.alerts.items()
+                      if all({**r.labels, "alertname": n}.get(k) == str(v) for k, v in labels.items()))
 
     @property
     def receivers_by_role(self) -> dict[str, tuple[str, ...]]:
@@ -149,10 +164,13 @@ def load_catalog(rule_files: Iterable[str | Path], alertmanager_config: str | Pa
     receivers: frozenset[str] = frozenset()
     receiver_configs: tuple[Mapping[str, Any], ...] = ()
     group_wait = 30.0
+    route: Route | None = None
     if alertmanager_config is not None:
         am = _load_yaml(Path(alertmanager_config)) or {}
         receiver_configs = tuple(am.get("receivers", []) or [])
         receivers = frozenset(str(r.get("name")) for r in receiver_configs)
         group_wait = parse_duration((am.get("route") or {}).get("group_wait", "30s"))
+        route = build_route(am.get("route") or {}, source=str(alertmanager_config))
     return Catalog(alerts=alerts, receivers=receivers, group_wait_s=group_wait, rule_files=tuple(files),
-                   records=frozenset(records), record_exprs=records, receiver_configs=receiver_configs)
+                   records=frozenset(records), record_exprs=records, receiver_configs=receiver_configs,
+                   route=route)

@@ -139,6 +139,11 @@ def _mapping(node: Any, where: Located, field_: str) -> CommentedMap:
     return node
 
 
+def _subject(value: Any) -> str:
+    """An expectation's subject as text; a YAML boolean (``pages: true``) as ``true``/``false``."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
@@ -253,6 +258,12 @@ def scenario_from_node(doc: Any, *, file: str, default_name: str = "scenario") -
         _check_keys(en, {kind.name, *(f.name for f in kind.fields)}, file, f"expect[{i}]")
         subject = en[kind.name]
         params = {str(k): _plain(v) for k, v in en.items() if k != kind.name}
+        if kind.subject_value == MAP:
+            if not isinstance(subject, Mapping) or not subject:
+                raise at(en, kind.name).error(f"expect[{i}].{kind.name}", "expected a label map",
+                                              hint=f"e.g. {kind.name}: {{severity: critical}}")
+            params["match"] = {str(k): str(v) for k, v in subject.items()}
+            subject = ",".join(f"{k}={v}" for k, v in params["match"].items())
         for f in kind.fields:
             if f.name not in params:
                 continue
@@ -263,7 +274,7 @@ def scenario_from_node(doc: Any, *, file: str, default_name: str = "scenario") -
             elif f.value == MAP and not isinstance(params[f.name], Mapping):
                 raise at(en, f.name).error(f"expect[{i}].{f.name}", "expected a mapping",
                                            hint=f"e.g. {f.name}: {{severity: critical}}")
-        subjects = [str(s) for s in subject] if isinstance(subject, list) else [str(subject)]
+        subjects = [_subject(s) for s in subject] if isinstance(subject, list) else [_subject(subject)]
         for s in subjects:
             expectations.append(Expectation(kind=kind.name, subject=s, params=params, where=where,
                                             lines=_field_lines(en)))

@@ -340,7 +340,7 @@ class ScenarioRunner:
                  fault_times: dict[str, tuple[float, float | None]], records_path: Path) -> list[Verdict]:
         events = timeline.events_with_state(t0 - 1.0)
         out: list[Verdict] = []
-        seen = Observed(scn, events, t0, end, fault_times, records_path, expected_to_fire(scn))
+        seen = Observed(scn, events, t0, end, fault_times, records_path, expected_to_fire(scn, self.catalog))
         for e in scn.expectations:
             try:
                 out.extend(KINDS[e.kind].evaluate(self, e, seen))
@@ -422,7 +422,10 @@ class ScenarioRunner:
         the measured real terms."""
         if "within" in e.params:
             return self.timing.real(float(e.params["within"]))
-        production_s, real_s = self.default_bound(scn, e)
+        return self.bound_for(scn, str(KINDS[e.kind].bound), e.subject)
+
+    def bound_for(self, scn: Scenario, bound: str, alert: str) -> float:
+        production_s, real_s = self.default_bound_of(scn, bound, alert)
         return self.timing.real(production_s) + real_s
 
     def poll_interval(self) -> float:
@@ -430,9 +433,12 @@ class ScenarioRunner:
 
     def default_bound(self, scn: Scenario, e: Expectation) -> tuple[float, float]:
         """(production seconds, real seconds) of the default bound of a fires/resolves/notified check."""
-        tm, rule, down = self.timing, self.catalog.rule(e.subject), down_services(scn)
+        return self.default_bound_of(scn, str(KINDS[e.kind].bound), e.subject)
+
+    def default_bound_of(self, scn: Scenario, bound: str, alert: str) -> tuple[float, float]:
+        """(production seconds, real seconds) of ``alert``'s default ``bound`` (FIRE, RESOLVE or NOTIFY)."""
+        tm, rule, down = self.timing, self.catalog.rule(alert), down_services(scn)
         expr = self._expr(rule)
-        bound = KINDS[e.kind].bound
         if bound == FIRE:
             return tm.default_fire_within(rule), tm.fire_real_s(down, expr)
         if bound == RESOLVE:
@@ -463,7 +469,7 @@ class ScenarioRunner:
     def judged_needs(self, scn: Scenario) -> list[tuple[Need, Any]]:
         """The event needs of every alert the scenario judges, with the `labels:` of the expectation (the
         series groups it judges)."""
-        to_fire = expected_to_fire(scn)
+        to_fire = expected_to_fire(scn, self.catalog)
         out: list[tuple[Need, Any]] = []
         for e in scn.expectations:
             if not KINDS[e.kind].judges_state:

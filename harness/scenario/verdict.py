@@ -300,3 +300,81 @@ def latency_budget(latencies: np.ndarray, endpoint: str, *, percentile: float, b
     status = PASS if value <= budget else FAIL
     return Verdict("latency", endpoint, status, expected, f"p{percentile:g} = {value * 1000:.2f} ms over "
                    f"{latencies.size} requests", evidence={"value_s": value, "n": int(latencies.size)})
+
+
+# -- expectations by meaning: "someone is paged", "a critical alert is notified" --------------------------------
+
+
+def deliveries(events: Sequence[Event], receivers: Iterable[str], *, start: float, end: float,
+               status: str = "firing") -> list[tuple[Event, str]]:
+    """(event, alert) of every delivery the receiver's API accepted, to one of ``receivers`` in [start, end]."""
+    names = set(receivers)
+    return [(e, a) for e in events if e.kind == NOTIFICATION and e.name in names and start <= e.t <= end
+            and e.data.get("status", status) == status and e.data.get("accepted") is not False
+            for a in sorted(_notified_alertnames(e))]
+
+
+def delivered_any(events: Sequence[Event], check: str, subject: str, *, alerts: Sequence[str],
+                  receivers: Sequence[str], since: float, within: float, until: float,
+                  min_latency: Mapping[str, float]) -> Verdict:
+    """One of ``alerts``, not already firing when the fault began, is delivered to one of ``receivers`` within
+    ``within`` of ``since``, and no earlier than that alert's own ``min_latency`` (the fault cannot show sooner)."""
+    window = (since, since + within)
+    to = ", ".join(receivers) or "no receiver"
+    expected = f"one of {len(alerts)} alerts ({', '.join(alerts[:4])}{', ...' if len(alerts) > 4 else ''}) " \
+               f"delivered to {to} within {within:.2f}s of t={since:.2f}s"
+    if not alerts or not receivers:
+        why = "no alert of the packs matches" if not alerts else "no receiver of the Alertmanager config matches"
+        return Verdict(check, subject, FAIL, expected, why, window=window)
+    carried = {a: iv for a in alerts if (iv := firing_at(events, a, since)) is not None}
+    fresh = [(e, a) for e, a in deliveries(events, receivers, start=since, end=until)
+             if a in alerts and a not in carried]
+    on_time = [(e, a) for e, a in fresh if e.t <= since + within]
+    if on_time:
+        e, a = on_time[0]
+        floor = min_latency.get(a)
+        latency = e.t - since
+        if floor is not None and latency < floor - EARLY_TOLERANCE_S:
+            return Verdict(check, subject, FAIL, expected, f"{a} delivered to {e.name} at t={e.t:.2f}s, "
+                           f"{latency:.2f}s after: before the fault could show (earliest {floor:.2f}s)",
+                           window=window, latency=latency, min_latency=floor)
+        return Verdict(check, subject, PASS, expected, f"{a} delivered to {e.name} at t={e.t:.2f}s "
+                       f"({latency:.2f}s after)", window=window, latency=latency, min_latency=floor,
+                       evidence={"payload": e.data.get("payload")})
+    if fresh:
+        e, a = fresh[0]
+        observed = f"arrived late: {a} delivered to {e.name} at t={e.t:.2f}s"
+    else:
+        observed = "no notification"
+    if carried:
+        observed += "; already firing when the fault began, so not attributable to it: " + ", ".join(
+            f"{a} (since t={iv.start:.2f}s)" for a, iv in carried.items())
+    return Verdict(check, subject, FAIL, expected, observed, window=window)
+
+
+def delivered_none(events: Sequence[Event], check: str, subject: str, *, alerts: Sequence[str],
+                   receivers: Sequence[str], start: float, end: float,
+                   unjudged: Mapping[str, str] | None = None) -> Verdict:
+    """Nothing is delivered to ``receivers`` in [start, end], and none of ``alerts`` (those routed to them) is
+    firing at any instant of it: an alert that paged before the window and is still firing still pages.
+
+    ``unjudged``: alert -> why its firing is not judged (it began on a window too sparse to resolve the
+    threshold); its deliveries and firing are reported, not failed."""
+    skip = dict(unjudged or {})
+    expected = f"nothing delivered to {', '.join(receivers) or 'no receiver'} and none of the alerts routed " \
+               f"there firing in [{start:.2f}s, {end:.2f}s]"
+    got = [(e, a) for e, a in deliveries(events, receivers, start=start, end=end) if a not in skip]
+    alerts = [a for a in alerts if a not in skip]
+    note = ("; not judged: " + "; ".join(f"{a}: {why}" for a, why in skip.items())) if skip else ""
+    if got:
+        e, a = got[0]
+        return Verdict(check, subject, FAIL, expected, f"{a} delivered to {e.name} at t={e.t:.2f}s{note}",
+                       window=(start, end))
+    for a in alerts:
+        iv = next((iv for iv in alert_intervals(events, a) if iv.overlaps(start, end)), None)
+        if iv is not None:
+            until = "on" if iv.end is None else f"to t={iv.end:.2f}s"
+            return Verdict(check, subject, FAIL, expected, f"{a} firing from t={iv.start:.2f}s {until} (routed to "
+                           f"{', '.join(receivers)}){note}", window=(start, end))
+    return Verdict(check, subject, PASS, expected, "no delivery, no routed alert firing" + note,
+                   window=(start, end))

@@ -4,6 +4,7 @@ no sleeping (the fake sleep advances the fake clock)."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.rules.routing import build_route
 from harness.scenario.catalog import AlertRule, Catalog
 from harness.scenario.model import parse_scenario
 from harness.scenario.result import FAIL, PASS
@@ -355,3 +356,45 @@ def test_an_expectation_with_labels_plans_for_the_series_groups_it_names_only():
                          "  - silent: QueryLatencyHigh\n    labels: {query_name: query2}\n")
     choice = runner.choose_scale(scn, cap=60)
     assert choice.scale == 13 and choice.under_resolved == ()
+
+
+def _paging_catalog(alerts=None):
+    receivers = ({"name": "oncall", "opsgenie_configs": [{"api_key": "k"}]},
+                 {"name": "team-chat", "slack_configs": [{"channel": "#x"}]})
+    route = build_route({"receiver": "team-chat", "routes": [{"matchers": ["sev=page"], "receiver": "oncall"}]})
+    paging = {n: AlertRule(n, "up == 0", 60, {"sev": "page"}, "g", None, "f") for n in ("RedisDown", "PostgreSQLDown")}
+    return Catalog(alerts=alerts or paging, receivers=frozenset(r["name"] for r in receivers),
+                   receiver_configs=receivers, group_wait_s=0, route=route)
+
+
+def test_pages_and_notifies_judge_by_meaning_whatever_the_names():
+    scn = SCN.replace("  - silent: PostgreSQLDown\n", "  - pages: true\n    within: 3m\n"
+                      "  - notifies: {sev: page}\n    receivers: [role:pager]\n    within: 3m\n")
+    res, _, _ = _run(scn=scn, catalog=_paging_catalog(), fault_cls=PagingFault)
+    by_check = {v.check: v for v in res.verdicts}
+    assert by_check["pages"].status == PASS and "RedisDown delivered to oncall" in by_check["pages"].observed
+    assert by_check["notifies"].subject == "sev=page to role:pager" and by_check["notifies"].status == PASS
+    # Nobody is paged when the alert only reaches the chat receiver.
+    res, _, _ = _run(scn=scn, catalog=_paging_catalog(), fault_cls=FakeFault)
+    assert {v.check: v.status for v in res.verdicts}["pages"] == FAIL
+
+
+def test_pages_false_fails_on_a_page_and_on_a_routed_alert_still_firing():
+    scn = SCN.replace("  - silent: PostgreSQLDown\n", "  - pages: false\n")
+    res, _, _ = _run(scn=scn, catalog=_paging_catalog(), fault_cls=PagingFault)
+    (v,) = [v for v in res.verdicts if v.check == "pages"]
+    assert v.status == FAIL and "RedisDown delivered to oncall" in v.observed
+    res, _, _ = _run(scn=scn, catalog=_paging_catalog(), fault_cls=FakeFault)
+    (v,) = [v for v in res.verdicts if v.check == "pages"]
+    assert v.status == FAIL and "RedisDown firing from" in v.observed and "routed to oncall" in v.observed
+
+
+def test_pages_false_does_not_fail_on_firing_that_began_on_a_window_too_sparse_to_judge():
+    runner, stack = _latency_runner()
+    paging = AlertRule(LATENCY.name, LATENCY.expr, LATENCY.for_s, {"sev": "page"}, "g", None, "f")
+    runner.catalog = _paging_catalog({"QueryLatencyHigh": paging})
+    stack.timeline.record(12.0, NOTIFICATION, "oncall", status="firing",
+                          alerts=[{"labels": {"alertname": "QueryLatencyHigh"}}])
+    scn = parse_scenario("duration: 10m\nload: {profile: none}\nexpect:\n  - pages: false\n")
+    (v,) = runner.evaluate(scn, stack.timeline, 0.0, 60.0, {}, Path("/nonexistent"))
+    assert v.status == PASS and "not judged: QueryLatencyHigh: " in v.observed and "60 needed" in v.observed

@@ -15,6 +15,8 @@ from harness.scenario.expectations import (
     inhibited,
     latency,
     notified,
+    notifies,
+    pages,
     resolves,
     silent,
     slo,
@@ -24,11 +26,12 @@ from harness.scenario.expectations.base import ExpectKind, Field, Judge, Observe
 
 if TYPE_CHECKING:
     from harness.errors import ValidationError
+    from harness.scenario.catalog import Catalog
     from harness.scenario.model import Expectation, Scenario
     from harness.scenario.validate import ValidationContext
 
 KINDS: dict[str, ExpectKind] = {m.KIND.name: m.KIND for m in (
-    fires, silent, resolves, notified, inhibited, slo, latency, error_budget, unsupported)}
+    fires, silent, resolves, notified, inhibited, pages, notifies, slo, latency, error_budget, unsupported)}
 
 __all__ = ["KINDS", "ExpectKind", "Field", "Judge", "Observed", "expected_to_fire", "kind_names", "problems",
            "share", "suggest"]
@@ -40,9 +43,13 @@ def kind_names(where: Iterable[ExpectKind] | None = None, **flags: bool) -> froz
                      if all(getattr(k, flag) == value for flag, value in flags.items()))
 
 
-def expected_to_fire(scn: Scenario) -> frozenset[str]:
-    """The alerts the scenario expects to fire (``silent: "*"`` leaves them out)."""
-    return frozenset(e.subject for e in scn.expectations if KINDS[e.kind].expects_firing)
+def expected_to_fire(scn: Scenario, catalog: Catalog | None = None) -> frozenset[str]:
+    """The alerts the scenario expects to fire (``silent: "*"`` leaves them out): those it names, and with the
+    packs' catalog those its expectations by meaning stand for (every alert that could page, for ``pages``)."""
+    named = {e.subject for e in scn.expectations if KINDS[e.kind].expects_firing}
+    if catalog is not None:
+        named |= {a for e in scn.expectations if (f := KINDS[e.kind].expected) is not None for a in f(e, catalog)}
+    return frozenset(named)
 
 
 def problems(scn: Scenario, e: Expectation, ctx: ValidationContext) -> list[ValidationError]:

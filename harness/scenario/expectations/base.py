@@ -55,6 +55,15 @@ class Judge(Protocol):
 
     def poll_interval(self) -> float: ...
 
+    def sparse_firing(self, events: list[Any], alert: str, labels: Any, start: float,
+                      stop: float) -> list[tuple[dict[str, str], str]]:
+        """(labels, why) of each firing series whose condition began on a window too sparse to judge."""
+        ...
+
+    def bound_for(self, scn: Scenario, bound: str, alert: str) -> float:
+        """Real seconds of the default ``bound`` (FIRE, RESOLVE, NOTIFY) for ``alert`` in this scenario."""
+        ...
+
     def latencies(self, records_path: Path, endpoint: str, t0: float, end: float) -> np.ndarray: ...
 
     def slo_verdicts(self, scn: Scenario, e: Expectation, records_path: Path, t0: float,
@@ -99,6 +108,9 @@ class ExpectKind:
     expects_firing: bool = False  # the subject is expected to fire (not judged by `silent: "*"`)
     bound: str | None = None      # FIRE, RESOLVE or NOTIFY: the default bound it checks
     wildcard: bool = False        # "*" stands for every alert not expected to fire
+    subject_value: str = TEXT     # TEXT, or MAP: the subject is a label map, kept in params["match"]
+    # The alerts an expectation of this kind expects to fire, when that depends on the packs (by meaning).
+    expected: Callable[[Expectation, Catalog], Iterable[str]] | None = None
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)

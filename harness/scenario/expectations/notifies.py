@@ -1,0 +1,69 @@
+"""``notifies``: an alert with these labels reaches each listed receiver (or role), whatever it is called."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from harness.errors import ValidationError
+from harness.scenario import verdict as V
+from harness.scenario.expectations.base import (
+    AFTER,
+    LIST,
+    MAP,
+    NOTIFY,
+    WITHIN,
+    ExpectKind,
+    Field,
+    Judge,
+    Observed,
+    after_problems,
+    fault_time,
+    receiver_problems,
+)
+from harness.scenario.result import Verdict
+
+if TYPE_CHECKING:
+    from harness.scenario.catalog import Catalog
+    from harness.scenario.model import Expectation, Scenario
+    from harness.scenario.validate import ValidationContext
+
+
+def validate(scn: Scenario, e: Expectation, ctx: ValidationContext) -> list[ValidationError]:
+    return receiver_problems(e, ctx) + after_problems(scn, e)
+
+
+def expected(e: Expectation, catalog: Catalog) -> list[str]:
+    return catalog.matching(e.params["match"])
+
+
+def evaluate(judge: Judge, e: Expectation, seen: Observed) -> list[Verdict]:
+    catalog, scn = judge.catalog, seen.scenario
+    alerts = expected(e, catalog)
+    refs = [str(r) for r in e.params.get("receivers", [])] or sorted(catalog.receivers)
+    members = catalog.resolve_receivers(refs)
+    if "within" in e.params:
+        within = judge.timing.real(float(e.params["within"]))
+    else:
+        within = max((judge.bound_for(scn, NOTIFY, a) for a in alerts), default=0.0)
+    floors = {a: judge.timing.min_notify(catalog.rule(a), catalog.group_wait_s) for a in alerts}
+    since = fault_time(scn, e, seen.fault_times, 0)
+    if "receivers" not in e.params:   # any receiver will do
+        return [V.delivered_any(seen.events, "notifies", e.subject, alerts=alerts,
+                                receivers=[n for ns in members.values() for n in ns], since=since, within=within,
+                                until=seen.end, min_latency=floors)]
+    return [V.delivered_any(seen.events, "notifies", f"{e.subject} to {ref}", alerts=alerts,
+                            receivers=list(members[ref]), since=since, within=within, until=seen.end,
+                            min_latency=floors) for ref in refs]
+
+
+KIND = ExpectKind(
+    name="notifies", subject="label map", subject_value=MAP,
+    doc="By meaning, for any pack: after the fault starts, some alert whose labels include these (its static "
+        "labels, and its name as `alertname`) and that was not already firing is delivered to each listed "
+        "receiver or role within the bound (to any receiver when none is listed). The default bound is the "
+        "largest notification bound of the matching alerts.",
+    fields=(Field("receivers", LIST, "receivers (or roles) each of which must get it", default="any receiver"),
+            WITHIN, AFTER),
+    example={"notifies": {"severity": "warning"}, "receivers": ["role:chat"]},
+    validate=validate, evaluate=evaluate, expected=expected,
+)
