@@ -50,12 +50,13 @@ class Faults:
     def __init__(self, stack: FaultTarget, *, session: requests.Session | None = None,
                  sql_connect: SqlConnect = psycopg_connect, redis_connect: RedisConnect = redis_connect,
                  signal_group: GroupSignaller = signal_process_group) -> None:
-        self.stack = stack
-        self.session = session if session is not None else requests.Session()
+        self.stack: FaultTarget = stack
+        self.session: requests.Session = session if session is not None else requests.Session()
         self.session.headers.setdefault("User-Agent", USER_AGENT)
-        self._sql_connect = sql_connect
-        self._redis_connect = redis_connect
-        self._signal_group = signal_group
+        # The collaborators the kinds' ``build`` hands their faults (harness.faults.kinds).
+        self.sql_connect: SqlConnect = sql_connect
+        self.redis_connect: RedisConnect = redis_connect
+        self.signal_group: GroupSignaller = signal_group
         self._toxiproxy: ToxiproxyApi | None = None
         self.faults: list[Fault] = []
         self.schedules: list[Schedule] = []
@@ -119,7 +120,7 @@ class Faults:
                        params: Mapping[str, Any]) -> Any:
         specs.validate_spec(kind, service, params, services=self._services())
         return self._add(cls(self.stack, fault_id=self._new_id(kind, service, fault_id), service=service,
-                             params=params, signaller=self._signal_group))
+                             params=params, signaller=self.signal_group))
 
     def crash(self, service: str, *, fault_id: str | None = None) -> CrashFault:
         return self._process_fault(CrashFault, "crash", service, fault_id, {})
@@ -137,26 +138,26 @@ class Faults:
     def pause_wal_replay(self, *, wal_mb: int = 0, fault_id: str | None = None) -> PauseWalReplayFault:
         return self._add(PauseWalReplayFault(
             self.stack, fault_id=self._new_id("pause_wal_replay", None, fault_id), wal_mb=wal_mb,
-            connect=self._sql_connect))
+            connect=self.sql_connect))
 
     def hold_connections(self, fraction: float, *, state: str = "idle",
                          fault_id: str | None = None) -> HoldConnectionsFault:
         specs.validate_spec("hold_connections", None, {"fraction": fraction, "state": state})
         return self._add(HoldConnectionsFault(
             self.stack, fault_id=self._new_id("hold_connections", None, fault_id), fraction=fraction, state=state,
-            connect=self._sql_connect))
+            connect=self.sql_connect))
 
     def fill_redis(self, fraction: float, *, value_bytes: int = 65536,
                    fault_id: str | None = None) -> FillRedisFault:
         specs.validate_spec("fill_redis", None, {"fraction": fraction, "value_bytes": value_bytes})
         return self._add(FillRedisFault(
             self.stack, fault_id=self._new_id("fill_redis", None, fault_id), fraction=fraction,
-            value_bytes=value_bytes, connect=self._redis_connect))
+            value_bytes=value_bytes, connect=self.redis_connect))
 
     def redis_config(self, parameter: str, value: str, *, fault_id: str | None = None) -> RedisConfigFault:
         specs.validate_spec("redis_config", None, {"parameter": parameter, "value": value})
         return self._add(RedisConfigFault(self.stack, fault_id=self._new_id("redis_config", None, fault_id),
-                                          parameter=parameter, value=value, connect=self._redis_connect))
+                                          parameter=parameter, value=value, connect=self.redis_connect))
 
     def fill_disk(self, fraction: float, *, fault_id: str | None = None) -> FillDiskFault:
         specs.validate_spec("fill_disk", None, {"fraction": fraction})
@@ -171,7 +172,7 @@ class Faults:
         specs.validate_spec("cache_miss_storm", None, params)
         return self._add(CacheMissStormFault(
             self.stack, fault_id=self._new_id("cache_miss_storm", None, fault_id), interval_s=interval_s,
-            pattern=pattern, connect=self._redis_connect))
+            pattern=pattern, connect=self.redis_connect))
 
     def backup_failing(self, last_success_age_seconds: float | None = None, *,
                        fault_id: str | None = None) -> BackupFailingFault:
