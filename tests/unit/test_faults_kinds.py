@@ -72,3 +72,26 @@ def test_the_markdown_examples_are_valid_scenario_entries():
 def test_a_kind_with_no_parameters_says_so():
     text = render_markdown(r for r in REFS if r.name == "crash")
     assert "No parameters." in text and "| param |" not in text
+
+
+def _overlap_errors(*entries: str) -> list[str]:
+    scn = parse_scenario("name: x\nduration: 30m\nfaults:\n" + "".join(f"  - {e}\n" for e in entries))
+    return [str(e) for e in scenario_errors(scn, ValidationContext(alerts=frozenset())) if "overlaps" in str(e)]
+
+
+def test_toxics_of_different_types_may_share_a_proxy_but_not_two_of_one_type():
+    latency = "{kind: toxic, target: redis, start: 1m, duration: 5m, params: {type: latency, latency: 100}}"
+    timeout = "{kind: toxic, target: redis, start: 2m, duration: 5m, params: {type: timeout}}"
+    assert _overlap_errors(latency, timeout) == []
+    assert len(_overlap_errors(latency, latency)) == 1
+
+
+def test_the_services_a_scenario_takes_down_are_those_of_its_down_kinds():
+    from harness.scenario.runner import down_services
+
+    scn = parse_scenario("name: x\nduration: 30m\nfaults:\n"
+                         "  - {kind: crash, target: redis, start: 1m, duration: 1m}\n"
+                         "  - {kind: stop, target: api, start: 3m, duration: 1m}\n"
+                         "  - {kind: restart, target: postgres_replica, start: 5m, duration: 1m}\n"
+                         "  - {kind: freeze, target: postgres_primary, start: 7m, duration: 1m}\n")
+    assert down_services(scn) == ["api", "postgres_replica", "redis"]
