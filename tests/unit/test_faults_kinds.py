@@ -95,3 +95,10 @@ def test_the_services_a_scenario_takes_down_are_those_of_its_down_kinds():
                          "  - {kind: restart, target: postgres_replica, start: 5m, duration: 1m}\n"
                          "  - {kind: freeze, target: postgres_primary, start: 7m, duration: 1m}\n")
     assert down_services(scn) == ["api", "postgres_replica", "redis"]
+
+
+def test_every_named_query_has_the_endpoint_its_ground_truth_reads():
+    from harness.faults.kinds.query_latency import QUERY_ENDPOINTS
+    from harness.faults.kinds.schema import API_QUERIES
+
+    assert set(QUERY_ENDPOINTS) == set(API_QUERIES)

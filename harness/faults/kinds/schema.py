@@ -17,6 +17,7 @@ from harness.errors import HarnessError
 if TYPE_CHECKING:
     from harness.faults.fault import Fault
     from harness.faults.injector import Faults
+    from harness.load.records import RequestRecords
 
 # The reference stack's names (contract C); a backend may offer a subset, checked when the stack is known.
 PROXIES = ("pg_primary", "pg_replica", "redis", "replication",
@@ -75,6 +76,8 @@ class FaultKind:
     may_share_target: Callable[[Mapping[str, Any], Mapping[str, Any]], bool] | None = None
     one_at_a_time: bool = False                  # the component holds one setting of this kind (the API)
     takes_down: bool = False                     # the target is down while the fault lasts
+    # What the raw request records of the fault's window say it achieved (harness.faults.achieved).
+    ground_truth: Callable[[Mapping[str, Any], RequestRecords], dict[str, Any]] | None = None
 
     def target(self, given: str | None) -> str | None:
         """The target the fault acts on: a service fault's is implied by its kind."""
