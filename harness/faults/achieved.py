@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.faults.kinds.registry import KINDS
 from harness.load.records import RequestRecords
 
 
@@ -23,27 +24,20 @@ def error_share(rec: RequestRecords) -> dict[str, Any]:
             "no_response": int((~answered).sum())}
 
 
+def latency_of(rec: RequestRecords, endpoint: str) -> dict[str, Any]:
+    """One endpoint's answered requests and their service-time percentiles."""
+    sub = rec.for_endpoints([endpoint])
+    lat = np.asarray(sub.service_time[sub.status > 0])
+    if not len(lat):
+        return {"endpoint": endpoint, "requests": 0}
+    return {"endpoint": endpoint, "requests": len(lat), "p50_ms": float(np.percentile(lat, 50) * 1000),
+            "p95_ms": float(np.percentile(lat, 95) * 1000)}
+
+
 def from_records(kind: str, params: Mapping[str, Any], rec: RequestRecords) -> dict[str, Any]:
-    """Ground-truth level of a fault over the requests that ended inside its window (empty when the records
-    cannot tell, e.g. a cache hit is invisible to the client)."""
-    if kind == "error_ratio":
-        endpoint = params.get("endpoint")
-        return error_share(rec.for_endpoints([str(endpoint)]) if endpoint else rec)
-    if kind == "query_latency":
-        # Ground truth sees the endpoint, not the query: its latency during the fault, for the report.
-        endpoint = QUERY_ENDPOINTS.get(str(params.get("query")))
-        if endpoint is None:
-            return {}
-        sub = rec.for_endpoints([endpoint])
-        lat = np.asarray(sub.service_time[sub.status > 0])
-        if not len(lat):
-            return {"endpoint": endpoint, "requests": 0}
-        return {"endpoint": endpoint, "requests": len(lat), "p50_ms": float(np.percentile(lat, 50) * 1000),
-                "p95_ms": float(np.percentile(lat, 95) * 1000)}
-    return {}
-
-
-# The endpoint each named query serves (stack/api/README.md); Query 1 runs only on a cache miss.
-QUERY_ENDPOINTS = {"query1": "GET /api/active-bets", "place_bet": "POST /api/bets",
-                   "query2": "GET /api/users/{id}/bets", "query3": "GET /api/markets/{id}/exposure",
-                   "query4": "GET /api/reports/daily-volume"}
+    """Ground-truth level of a fault over the requests that ended inside its window, as its kind reads them
+    (empty when the records cannot tell, e.g. a cache hit is invisible to the client)."""
+    entry = KINDS.get(kind)
+    if entry is None or entry.ground_truth is None:
+        return {}
+    return entry.ground_truth(params, rec)

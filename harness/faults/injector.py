@@ -39,6 +39,11 @@ from harness.faults.target import FaultTarget
 log = logging.getLogger(__name__)
 
 
+def _given(**params: Any) -> dict[str, Any]:
+    """The parameters a caller gave: None stands for "not given" (the kind's default, or its absence)."""
+    return {k: v for k, v in params.items() if v is not None}
+
+
 class Faults:
     """Creates faults against one stack and remembers them, so ``undo_all()`` can put everything back.
 
@@ -50,12 +55,13 @@ class Faults:
     def __init__(self, stack: FaultTarget, *, session: requests.Session | None = None,
                  sql_connect: SqlConnect = psycopg_connect, redis_connect: RedisConnect = redis_connect,
                  signal_group: GroupSignaller = signal_process_group) -> None:
-        self.stack = stack
-        self.session = session if session is not None else requests.Session()
+        self.stack: FaultTarget = stack
+        self.session: requests.Session = session if session is not None else requests.Session()
         self.session.headers.setdefault("User-Agent", USER_AGENT)
-        self._sql_connect = sql_connect
-        self._redis_connect = redis_connect
-        self._signal_group = signal_group
+        # The collaborators the kinds' ``build`` hands their faults (harness.faults.kinds).
+        self.sql_connect: SqlConnect = sql_connect
+        self.redis_connect: RedisConnect = redis_connect
+        self.signal_group: GroupSignaller = signal_group
         self._toxiproxy: ToxiproxyApi | None = None
         self.faults: list[Fault] = []
         self.schedules: list[Schedule] = []
@@ -87,119 +93,65 @@ class Faults:
         self._ids.add(candidate)
         return candidate
 
-    def _add(self, fault: Fault) -> Any:
-        self.faults.append(fault)
-        return fault
-
-    def _known_proxy(self, proxy: str) -> None:
-        proxies = self.stack.proxies
-        if proxies and proxy not in proxies:
-            raise specs.FaultSpecError("target", f"unknown proxy {proxy!r}",
-                                       hint=f"this stack has: {', '.join(sorted(proxies))}")
-
-    # -- network -----------------------------------------------------------------------------------
+    # -- one method a kind, for Python scenarios (a YAML scenario goes through from_spec) ---------------
     def toxic(self, proxy: str, type: str, *, stream: str = "downstream", toxicity: float = 1.0,
               name: str | None = None, fault_id: str | None = None, **attributes: int) -> ToxicFault:
         """Any Toxiproxy toxic on any proxy, e.g. ``toxic("pg_primary", "latency", latency=200)``."""
         params: dict[str, Any] = {"type": type, "stream": stream, "toxicity": toxicity, **attributes}
         if name is not None:
             params["name"] = name
-        specs.validate_spec("toxic", proxy, params, proxies=self.stack.proxies or specs.PROXIES)
-        return self._add(ToxicFault(self.stack, self.toxiproxy, fault_id=self._new_id("toxic", proxy, fault_id),
-                                    proxy=proxy, toxic_type=type, stream=stream, toxicity=toxicity, name=name,
-                                    attributes=attributes))
+        return self._make("toxic", proxy, params, fault_id)
 
     def proxy_down(self, proxy: str, *, fault_id: str | None = None) -> ProxyDownFault:
-        self._known_proxy(proxy)
-        return self._add(ProxyDownFault(self.stack, self.toxiproxy,
-                                        fault_id=self._new_id("proxy_down", proxy, fault_id), proxy=proxy))
-
-    # -- process -----------------------------------------------------------------------------------
-    def _process_fault(self, cls: type[Any], kind: str, service: str, fault_id: str | None,
-                       params: Mapping[str, Any]) -> Any:
-        specs.validate_spec(kind, service, params, services=self._services())
-        return self._add(cls(self.stack, fault_id=self._new_id(kind, service, fault_id), service=service,
-                             params=params, signaller=self._signal_group))
+        return self._make("proxy_down", proxy, {}, fault_id)
 
     def crash(self, service: str, *, fault_id: str | None = None) -> CrashFault:
-        return self._process_fault(CrashFault, "crash", service, fault_id, {})
+        return self._make("crash", service, {}, fault_id)
 
     def freeze(self, service: str, *, fault_id: str | None = None) -> FreezeFault:
-        return self._process_fault(FreezeFault, "freeze", service, fault_id, {})
+        return self._make("freeze", service, {}, fault_id)
 
     def stop(self, service: str, *, timeout: float = 10.0, fault_id: str | None = None) -> StopFault:
-        return self._process_fault(StopFault, "stop", service, fault_id, {"timeout": timeout})
+        return self._make("stop", service, {"timeout": timeout}, fault_id)
 
     def restart(self, service: str, *, timeout: float = 10.0, fault_id: str | None = None) -> RestartFault:
-        return self._process_fault(RestartFault, "restart", service, fault_id, {"timeout": timeout})
+        return self._make("restart", service, {"timeout": timeout}, fault_id)
 
-    # -- service -----------------------------------------------------------------------------------
     def pause_wal_replay(self, *, wal_mb: int = 0, fault_id: str | None = None) -> PauseWalReplayFault:
-        return self._add(PauseWalReplayFault(
-            self.stack, fault_id=self._new_id("pause_wal_replay", None, fault_id), wal_mb=wal_mb,
-            connect=self._sql_connect))
+        return self._make("pause_wal_replay", None, {"wal_mb": wal_mb}, fault_id)
 
     def hold_connections(self, fraction: float, *, state: str = "idle",
                          fault_id: str | None = None) -> HoldConnectionsFault:
-        specs.validate_spec("hold_connections", None, {"fraction": fraction, "state": state})
-        return self._add(HoldConnectionsFault(
-            self.stack, fault_id=self._new_id("hold_connections", None, fault_id), fraction=fraction, state=state,
-            connect=self._sql_connect))
+        return self._make("hold_connections", None, {"fraction": fraction, "state": state}, fault_id)
 
     def fill_redis(self, fraction: float, *, value_bytes: int = 65536,
                    fault_id: str | None = None) -> FillRedisFault:
-        specs.validate_spec("fill_redis", None, {"fraction": fraction, "value_bytes": value_bytes})
-        return self._add(FillRedisFault(
-            self.stack, fault_id=self._new_id("fill_redis", None, fault_id), fraction=fraction,
-            value_bytes=value_bytes, connect=self._redis_connect))
+        return self._make("fill_redis", None, {"fraction": fraction, "value_bytes": value_bytes}, fault_id)
 
     def redis_config(self, parameter: str, value: str, *, fault_id: str | None = None) -> RedisConfigFault:
-        specs.validate_spec("redis_config", None, {"parameter": parameter, "value": value})
-        return self._add(RedisConfigFault(self.stack, fault_id=self._new_id("redis_config", None, fault_id),
-                                          parameter=parameter, value=value, connect=self._redis_connect))
+        return self._make("redis_config", None, {"parameter": parameter, "value": value}, fault_id)
 
     def fill_disk(self, fraction: float, *, fault_id: str | None = None) -> FillDiskFault:
-        specs.validate_spec("fill_disk", None, {"fraction": fraction})
-        return self._add(FillDiskFault(self.stack, fault_id=self._new_id("fill_disk", None, fault_id),
-                                       fraction=fraction))
+        return self._make("fill_disk", None, {"fraction": fraction}, fault_id)
 
     def cache_miss_storm(self, *, interval_s: float = 0.05, pattern: str | None = None,
                          fault_id: str | None = None) -> CacheMissStormFault:
-        params: dict[str, Any] = {"interval_s": interval_s}
-        if pattern is not None:
-            params["pattern"] = pattern
-        specs.validate_spec("cache_miss_storm", None, params)
-        return self._add(CacheMissStormFault(
-            self.stack, fault_id=self._new_id("cache_miss_storm", None, fault_id), interval_s=interval_s,
-            pattern=pattern, connect=self._redis_connect))
+        return self._make("cache_miss_storm", None, _given(interval_s=interval_s, pattern=pattern), fault_id)
 
     def backup_failing(self, last_success_age_seconds: float | None = None, *,
                        fault_id: str | None = None) -> BackupFailingFault:
-        if last_success_age_seconds is not None:
-            specs.validate_spec("backup_failing", None, {"last_success_age_seconds": last_success_age_seconds})
-        return self._add(BackupFailingFault(
-            self.stack, fault_id=self._new_id("backup_failing", None, fault_id), session=self.session,
-            last_success_age_seconds=last_success_age_seconds))
+        return self._make("backup_failing", None, _given(last_success_age_seconds=last_success_age_seconds),
+                          fault_id)
 
-    # -- calibrated, inside the API -------------------------------------------------------------------
     def error_ratio(self, ratio: float, *, endpoint: str | None = None,
                     fault_id: str | None = None) -> ErrorRatioFault:
-        params: dict[str, Any] = {"ratio": ratio}
-        if endpoint is not None:
-            params["endpoint"] = endpoint
-        specs.validate_spec("error_ratio", None, params)
-        return self._add(ErrorRatioFault(self.stack, fault_id=self._new_id("error_ratio", None, fault_id),
-                                         session=self.session, ratio=ratio, endpoint=endpoint))
+        return self._make("error_ratio", None, _given(ratio=ratio, endpoint=endpoint), fault_id)
 
     def cache_hit_ratio(self, ratio: float, *, fault_id: str | None = None) -> CacheHitRatioFault:
-        specs.validate_spec("cache_hit_ratio", None, {"ratio": ratio})
-        return self._add(CacheHitRatioFault(self.stack, fault_id=self._new_id("cache_hit_ratio", None, fault_id),
-                                            session=self.session, ratio=ratio))
+        return self._make("cache_hit_ratio", None, {"ratio": ratio}, fault_id)
 
     def query_latency(self, query: str, latency_ms: float, *, fault_id: str | None = None) -> QueryLatencyFault:
-        specs.validate_spec("query_latency", None, {"query": query, "latency_ms": latency_ms})
-        return self._add(QueryLatencyFault(self.stack, fault_id=self._new_id("query_latency", None, fault_id),
-                                           session=self.session, query=query, latency_ms=latency_ms))
+        return self._make("query_latency", None, {"query": query, "latency_ms": latency_ms}, fault_id)
 
     # -- from a scenario file ------------------------------------------------------------------------
     def _services(self) -> Collection[str]:
@@ -212,49 +164,19 @@ class Faults:
 
         Raises FaultSpecError (a HarnessError) naming the bad field before anything is touched.
         """
-        p = dict(params or {})
-        target = specs.validate_spec(kind, target, p, proxies=self.stack.proxies or specs.PROXIES,
+        fault: Fault = self._make(kind, target, params or {}, fault_id)
+        return fault
+
+    def _make(self, kind: str, target: str | None, params: Mapping[str, Any], fault_id: str | None) -> Any:
+        # Any: each kind's method above declares its own fault class.
+        target = specs.validate_spec(kind, target, params, proxies=self.stack.proxies or specs.PROXIES,
                                      services=self._services())
-        if kind == "toxic":
-            assert target is not None
-            ttype = p.pop("type")
-            return self.toxic(target, ttype, stream=p.pop("stream", "downstream"),
-                              toxicity=float(p.pop("toxicity", 1.0)), name=p.pop("name", None), fault_id=fault_id,
-                              **p)
-        if kind == "proxy_down":
-            assert target is not None
-            return self.proxy_down(target, fault_id=fault_id)
-        if kind in ("crash", "freeze"):
-            assert target is not None
-            return getattr(self, kind)(target, fault_id=fault_id)
-        if kind in ("stop", "restart"):
-            assert target is not None
-            return getattr(self, kind)(target, timeout=float(p.get("timeout", 10.0)),
-                                       fault_id=fault_id)
-        if kind == "pause_wal_replay":
-            return self.pause_wal_replay(wal_mb=int(p.get("wal_mb", 0)), fault_id=fault_id)
-        if kind == "hold_connections":
-            return self.hold_connections(float(p["fraction"]), state=p.get("state", "idle"), fault_id=fault_id)
-        if kind == "fill_redis":
-            return self.fill_redis(float(p["fraction"]), value_bytes=int(p.get("value_bytes", 65536)),
-                                   fault_id=fault_id)
-        if kind == "redis_config":
-            return self.redis_config(str(p["parameter"]), str(p["value"]), fault_id=fault_id)
-        if kind == "fill_disk":
-            return self.fill_disk(float(p["fraction"]), fault_id=fault_id)
-        if kind == "cache_miss_storm":
-            return self.cache_miss_storm(interval_s=float(p.get("interval_s", 0.05)), pattern=p.get("pattern"),
-                                         fault_id=fault_id)
-        if kind == "error_ratio":
-            return self.error_ratio(float(p["ratio"]), endpoint=p.get("endpoint"), fault_id=fault_id)
-        if kind == "cache_hit_ratio":
-            return self.cache_hit_ratio(float(p["ratio"]), fault_id=fault_id)
-        if kind == "query_latency":
-            return self.query_latency(str(p["query"]), float(p["latency_ms"]), fault_id=fault_id)
-        if kind == "backup_failing":
-            age = p.get("last_success_age_seconds")
-            return self.backup_failing(None if age is None else float(age), fault_id=fault_id)
-        raise specs.FaultSpecError("kind", f"no factory for fault kind {kind!r}")  # a KIND_SPECS entry without one
+        entry = specs.KIND_SPECS[kind]
+        # A service fault's id is its kind alone: its target goes without saying.
+        fault_id = self._new_id(kind, None if entry.group == specs.SERVICE else target, fault_id)
+        fault = entry.build(self, target, entry.with_defaults(params), fault_id)
+        self.faults.append(fault)
+        return fault
 
     def schedule(self, fault: Fault, start: float = 0.0, duration: float | None = None, *,
                  origin: float | None = None) -> Schedule:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
 from harness.faults.fault import Fault
 from harness.faults.target import FaultTarget, ProcessHandle
 from harness.proctree import signal_tree
+
+if TYPE_CHECKING:
+    from harness.faults.injector import Faults
 
 GroupSignaller = Callable[[ProcessHandle, int], None]
 
@@ -43,6 +46,12 @@ class _ProcessFault(Fault):
         self.service = service
         self._signal = signaller
         self._handle: ProcessHandle | None = None
+
+    @classmethod
+    def build(cls, faults: Faults, target: str | None, params: Mapping[str, Any], fault_id: str) -> Fault:
+        """The kind's ``build`` (harness.faults.kinds): every process fault is built alike."""
+        return cls(faults.stack, fault_id=fault_id, service=str(target), params=params,
+                   signaller=faults.signal_group)
 
     @property
     def handle(self) -> ProcessHandle:

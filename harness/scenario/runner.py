@@ -27,7 +27,6 @@ from harness.scenario.model import Expectation, FaultSpec, Scenario, share
 from harness.scenario.resolution import EventRates, Need, limits, needs_of, relevant, unresolved
 from harness.scenario.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
 from harness.scenario.timing import (
-    DOWN_KINDS,
     MIN_SCRAPES_PER_WINDOW,
     RealTerms,
     ScaleChoice,
@@ -585,7 +584,9 @@ def _keep_achieved(achieved: dict[str, dict[str, Any]] | None, fault_id: str, fa
 
 def down_services(scn: Scenario) -> list[str]:
     """Services a scenario's faults take down (their exporters then answer for a service that is gone)."""
-    return sorted({f.target for f in scn.faults if f.kind in DOWN_KINDS and f.target})
+    from harness.faults.spec import KIND_SPECS
+
+    return sorted({f.target for f in scn.faults if f.target and f.kind in KIND_SPECS and KIND_SPECS[f.kind].takes_down})
 
 
 def passed(verdicts: list[Verdict]) -> bool:

@@ -54,8 +54,6 @@ JOB_OF = {
 JOB_METRIC_PREFIX = {"postgres": ("pg_",), "redis": ("redis_",), "node": ("node_",),
                      "api": ("http_request", "query_duration", "cache_", "bet_transactions", "db_pool",
                              "replica_fallback", "active_bets")}
-# Fault kinds that take a service down (the exporter then answers for a service that is gone).
-DOWN_KINDS = ("crash", "stop", "restart")
 
 
 @dataclass(frozen=True)

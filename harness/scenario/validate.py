@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.errors import InvalidFile, ValidationError
-from harness.faults.spec import API_CONTROL_KINDS, PROXIES, SERVICES, spec_problems
+from harness.faults.spec import KIND_SPECS, PROXIES, SERVICES, spec_problems
 from harness.scenario.expectations import problems as expectation_problems
-from harness.scenario.model import Scenario
+from harness.scenario.model import FaultSpec, Scenario
 
 
 class ScenarioInvalid(InvalidFile):
@@ -57,11 +57,11 @@ def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationErr
         for j in range(i + 1, len(scn.faults)):
             b = scn.faults[j]
             if a.target is not None and a.target == b.target and a.start < b.end and b.start < a.end:
-                if a.kind == "toxic" and b.kind == "toxic" and a.params.get("type") != b.params.get("type"):
-                    continue  # different toxics may share a proxy
+                if _may_share_target(a, b):
+                    continue
                 errors.append(b.where.error(f"faults[{j}]", f"overlaps faults[{i}] ({a.kind}) on the same "
                                             f"target {a.target!r}", hint="separate them in time"))
-            elif a.kind == b.kind and a.kind in API_CONTROL_KINDS and a.start < b.end and b.start < a.end:
+            elif a.kind == b.kind and _one_at_a_time(a) and a.start < b.end and b.start < a.end:
                 # One setting per kind inside the API: the second would replace the first.
                 errors.append(b.where.error(f"faults[{j}]", f"overlaps faults[{i}]: two {a.kind} faults at once "
                                             "(the API holds one of each kind)", hint="separate them in time"))
@@ -71,6 +71,17 @@ def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationErr
     for e in scn.expectations:
         errors.extend(expectation_problems(scn, e, ctx))
     return errors
+
+
+def _may_share_target(a: FaultSpec, b: FaultSpec) -> bool:
+    """Whether two faults of one kind may act on one target at once (toxics of different types may)."""
+    share = KIND_SPECS[a.kind].may_share_target if a.kind == b.kind and a.kind in KIND_SPECS else None
+    return share is not None and share(a.params, b.params)
+
+
+def _one_at_a_time(fault: FaultSpec) -> bool:
+    """A kind the component holds one setting of (the API's calibrated faults)."""
+    return fault.kind in KIND_SPECS and KIND_SPECS[fault.kind].one_at_a_time
 
 
 def validate_scenarios(scenarios: Sequence[Scenario], ctx: ValidationContext) -> None:

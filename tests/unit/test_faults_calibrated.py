@@ -159,3 +159,11 @@ def test_harness_routes_and_queries_match_the_api() -> None:
 def test_an_http_error_names_the_request() -> None:
     with pytest.raises(HarnessError):
         Faults(Stack(), session=ApiSession(status=500)).error_ratio(0.1).start()  # type: ignore[arg-type]
+
+
+def test_ground_truth_of_a_query_latency_is_its_endpoints_latency() -> None:
+    rec = _records(["/api/users/{id}/bets"] * 2 + ["/api/bets"], [200, 200, 500])
+    truth = from_records("query_latency", {"query": "query2"}, rec)
+    assert truth["endpoint"] == "GET /api/users/{id}/bets" and truth["requests"] == 2
+    assert truth["p95_ms"] == pytest.approx(10.0)
+    assert from_records("query_latency", {"query": "query4"}, rec)["requests"] == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from harness.faults.kinds.reference import reference as fault_reference
+from harness.faults.kinds.reference import render_markdown as fault_markdown
 from harness.scenario.expectations import KINDS
 from harness.scenario.expectations.base import ExpectKind
 
@@ -41,7 +43,7 @@ this file is the generated one). The README's "Writing a scenario" walks through
 
 def format_markdown() -> str:
     """The whole reference: every expectation kind (and fault kind) with fields, defaults and an example."""
-    return "\n".join([HEADER, expectation_markdown()]).rstrip("\n") + "\n"
+    return "\n".join([HEADER, fault_markdown(fault_reference()), expectation_markdown()]).rstrip("\n") + "\n"
 
 
 def main(argv: list[str]) -> int:
@@ -54,8 +56,11 @@ def main(argv: list[str]) -> int:
     if args.markdown:
         print(format_markdown(), end="")
         return 0
+    for ref in fault_reference():
+        params = ", ".join(p.name + ("" if p.required else "?") for p in ref.params)
+        print(f"fault   {ref.name:<17} {ref.group:<8} {params}")
     for k in KINDS.values():
         fields = ", ".join(f.name + ("" if f.required else "?") for f in k.fields)
-        print(f"expect  {k.name:<14} <{k.subject}>  {fields}")
+        print(f"expect  {k.name:<17} <{k.subject}>  {fields}")
     print("\n`harness kinds --markdown` prints every field with its default and an example.")
     return 0
