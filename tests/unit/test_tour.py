@@ -14,9 +14,10 @@ import harness.stack
 from harness.config import resolve_config
 from harness.errors import HarnessError
 from harness.scenario import cli, suite, tour
+from harness.scenario import run as scenario_run
 from harness.scenario.findings import ExpectedFindings, finding_keys
 from harness.scenario.result import FAIL, PASS, ScenarioResult, Verdict
-from harness.scenario.suite import SuiteResult
+from harness.scenario.run import SuiteResult
 from harness.timeline import MARK, Timeline
 
 TOUR = tour.plan_tour()
@@ -194,9 +195,9 @@ def fake_stack(monkeypatch):
         return FakeStack(clock, timeline, calls)
 
     monkeypatch.setattr(harness.stack, "start_stack", start_stack)
-    monkeypatch.setattr(suite, "ScenarioRunner", FakeRunner)
-    monkeypatch.setattr(suite, "check_run_dashboards", lambda stack: [])
-    monkeypatch.setattr(suite, "measured_terms", lambda stack, backend, records_dir, group_wait_s: suite.Measured())
+    monkeypatch.setattr(scenario_run, "ScenarioRunner", FakeRunner)
+    monkeypatch.setattr(scenario_run, "check_run_dashboards", lambda stack: [])
+    monkeypatch.setattr(scenario_run, "measured_terms", lambda *a: scenario_run.Measured())
     monkeypatch.setattr(FakeRunner, "interrupt_at", None)
     return calls
 
