@@ -16,14 +16,13 @@ the session, calls ``open()`` and ``close()`` itself.
 from __future__ import annotations
 
 import logging
-import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any
 
 from harness.config import Config
@@ -34,26 +33,10 @@ from harness.scenario.resolution import EventRates
 from harness.scenario.result import ScenarioResult
 from harness.scenario.runner import RunOptions, ScenarioRunner
 from harness.scenario.timing import RealTerms
+from harness.signals import sigterm_as_interrupt
 from harness.timeline import MARK
 
 log = logging.getLogger("harness.run")
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM takes the same clean-up path as Ctrl-C; the previous handler is back on exit."""
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # Real seconds to wait for quiet between scenarios when every scenario starts from an empty history.
@@ -277,9 +260,9 @@ class Run:
         call, without starting again)."""
         if self._start_error is not None:
             raise self._start_error
+        if self._closed:
+            raise HarnessError(f"run {self.run_id} is closed: its stack is stopped")
         if self._session is None:
-            if self._closed:
-                raise HarnessError("the run is closed: no stack can start")
             try:
                 self._session = self._start()
             except Exception as exc:
