@@ -1,8 +1,9 @@
 """One configuration object, resolved once.
 
 Precedence, highest first: explicit argument (``overrides``), CLI flag (also passed as overrides by
-the CLI), ``HARNESS_<FIELD>`` environment variable, ``[tool.harness]`` in the nearest pyproject.toml,
-then the default below. ``Config.sources`` says where each effective value came from.
+the CLI, ``resolve_flags``), ``HARNESS_<FIELD>`` environment variable, ``[tool.harness]`` in the nearest
+pyproject.toml, then a command's own default (``harness audit``: the seed guides' files), then the default
+below. ``Config.sources`` says where each effective value came from; ``harness config`` prints them.
 """
 
 from __future__ import annotations
@@ -163,7 +164,8 @@ def resolve_config(
     return cfg
 
 
-def resolve_flags(args: Any, defaults: Mapping[str, Any] | None = None) -> Config:
+def resolve_flags(args: Any, defaults: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None,
+                  pyproject: Path | None = None) -> Config:
     """Resolve with a command's parsed flags as the CLI layer: every attribute of ``args`` named after a setting
     (argparse's ``--time-scale`` is ``time_scale``; unset flags are None). ``defaults``: the command's own."""
     overrides: dict[str, Any] = {}
@@ -171,7 +173,7 @@ def resolve_flags(args: Any, defaults: Mapping[str, Any] | None = None) -> Confi
         value = getattr(args, f.name, None)
         overrides[f.name] = (tuple(value) or None) if isinstance(value, list) else value
     overrides.pop("sources")
-    return resolve_config(overrides, origin="cli", defaults=defaults)
+    return resolve_config(overrides, origin="cli", defaults=defaults, env=env, pyproject=pyproject)
 
 
 # `harness audit` runs the seed guides' files as published unless told otherwise.
