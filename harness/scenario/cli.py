@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from harness.config import AUDIT_DEFAULTS, resolve_config, resolve_flags
+from harness.config import AUDIT_DEFAULTS, resolve_flags
 from harness.errors import HarnessError
 from harness.scenario.findings import (
     ExpectedFindings,
@@ -188,8 +188,12 @@ def main_demo(argv: list[str]) -> int:
                                 "tour behaved as expected.")
     p.add_argument("--time-scale", type=float, help="compress production durations by this factor")
     args = p.parse_args(argv)
-    cfg = resolve_config({"time_scale": args.time_scale}, origin="cli")
+    cfg = resolve_flags(args)
     tour = plan_tour()
+    ignored = [f"{name} ({cfg.sources[name]})" for name in ("rules", "alertmanager_config")
+               if cfg.sources[name] != "default"]
+    if ignored:
+        print(f"harness demo: runs its own packs; not used: {', '.join(ignored)}", flush=True)
     print(f"harness demo: {len(REFERENCE_TOUR) + len(PUBLISHED_TOUR)} scenarios on one stack at time scale "
           f"{cfg.time_scale:g} (1 s here is {cfg.time_scale:g} s of production time)", flush=True)
     out = run_tour(tour, cfg, on_result=_progress)

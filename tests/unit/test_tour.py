@@ -152,6 +152,14 @@ def test_the_demo_command_exits_non_zero_and_says_why_when_the_tour_went_wrong(m
     assert "defect not found: connection_pool_fires: fires ConnectionPoolNearLimit" in capsys.readouterr().out
 
 
+
+def test_the_demo_says_it_does_not_use_configured_rule_files(monkeypatch, capsys):
+    monkeypatch.setenv("HARNESS_RULES", "mine.yml")
+    monkeypatch.setattr(tour, "run_tour", lambda *a, **k: tour.judge_tour(TOUR, as_expected()))
+    monkeypatch.setattr(tour, "plan_tour", lambda: TOUR)
+    assert cli.main_demo([]) == 0
+    assert "runs its own packs; not used: rules (env HARNESS_RULES)" in capsys.readouterr().out
+
 # -- several plans on one stack ----------------------------------------------------------------------
 
 @dataclass
