@@ -1,18 +1,19 @@
 """pytest plugin: a thin layer over the harness library (registered through the pytest11 entry point).
 
-- Options: --backend, --rules, --alertmanager-config, --time-scale.
+- Options: --backend, --rules, --alertmanager-config, --time-scale; resolved with the environment and
+  pyproject through ``harness.config`` like every command's flags.
 - YAML files in a ``scenarios`` directory are collected as test items; all of them are validated together
   at the end of collection, so a bad file stops the run in under a second, before any service starts.
 - Fixtures: ``stack`` (session scope, shared with YAML items; between scenarios every toxic and fault is
   removed, services restored and alerts resolved), ``faults``, ``load``, ``alerts``, ``slo``.
-- A report (reports/<run-id>/) is written at session end, on failure and on interrupt too.
+- The session's stack, report and SIGTERM handling are one ``harness.scenario.run.Run``: the report
+  (reports/<run-id>/) is written at session end, on failure and on interrupt (Ctrl-C, SIGTERM) too.
 
 Nothing heavy is imported until a fixture or scenario item needs it.
 """
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,121 +35,55 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 class HarnessSession:
-    """Lazily starts one stack for the whole pytest session and collects results for the report."""
+    """The session's one ``Run`` (harness.scenario.run): created, and its stack started, when the first scenario or
+    fixture needs it; closed at session end (stack stopped, report written, SIGTERM handler restored)."""
 
     def __init__(self, config: pytest.Config) -> None:
-        from harness.config import resolve_config
+        from types import SimpleNamespace
 
-        self.pytest_config = config
-        self.cfg = resolve_config({"backend": config.getoption("--backend"),
-                                   "time_scale": config.getoption("--time-scale")})
-        rules = config.getoption("--rules")
-        if rules:
-            self.rule_files = [Path(r) for r in rules]
-        else:
-            from harness.scenario.suite import reference_rule_files
+        from harness.config import resolve_flags
 
-            self.rule_files = reference_rule_files()
-        from harness.scenario.suite import REFERENCE_ALERTMANAGER
-
-        self.am_config = Path(config.getoption("--alertmanager-config") or REFERENCE_ALERTMANAGER)
+        self.cfg = resolve_flags(SimpleNamespace(**{name: config.getoption(f"--{name.replace('_', '-')}")
+                                                    for name in ("backend", "time_scale", "rules",
+                                                                 "alertmanager_config")}))
         self._catalog: Any = None
-        self.stack: Any = None
-        self.runner: Any = None
-        self.results: list[Any] = []
-        self.run_id = ""
-        self.run_dir: Path | None = None
-        self.timeline: Any = None
-        self.clock: Any = None
-        self.start_error: Exception | None = None
+        self.run: Any = None
 
     @property
     def catalog(self) -> Any:
         if self._catalog is None:
-            from harness.scenario.catalog import load_catalog
+            from harness.scenario.suite import load_packs
 
-            self._catalog = load_catalog(self.rule_files, self.am_config)
+            self._catalog = load_packs(self.cfg.rule_files, self.cfg.alertmanager_path)[1]
         return self._catalog
 
-    def ensure_stack(self) -> Any:
-        if self.start_error is not None:
-            # One failed start fails every scenario with the same error, without starting again.
-            raise self.start_error
-        if self.stack is None:
-            from harness.clock import RunClock
-            from harness.scenario.runner import ScenarioRunner
-            from harness.scenario.suite import measured_terms, new_run_id, run_options, starting_config
-            from harness.stack import start_stack
-            from harness.timeline import Timeline
+    def session(self) -> Any:
+        """The started stack as a ``Session`` (one failed start fails every later call with the same error)."""
+        if self.run is None:
+            from harness.scenario.run import Run
 
-            self.run_id = new_run_id("pytest")
-            self.run_dir = Path(self.cfg.reports_dir) / self.run_id
-            (self.run_dir / "records").mkdir(parents=True, exist_ok=True)
-            self.clock = RunClock()
-            self.timeline = Timeline(path=self.run_dir / "timeline.jsonl")
-            try:
-                self.stack = start_stack(starting_config(self.cfg), rules=self.rule_files,
-                                         alertmanager_config=self.am_config, clock=self.clock,
-                                         timeline=self.timeline)
-                measured = measured_terms(self.stack, self.cfg.backend, self.run_dir / "records",
-                                          self.catalog.group_wait_s)
-            except Exception as exc:
-                self.start_error = exc
-                raise
-            self.runner = ScenarioRunner(self.stack, self.catalog,
-                                         run_options(self.catalog, self.cfg.time_scale, self.run_dir / "records",
-                                                     backend=self.cfg.backend,
-                                                     terms=measured.terms, rates=measured.rates))
-        return self.stack
+            self.run = Run(self.cfg, kind="pytest", rule_files=self.cfg.rule_files,
+                           alertmanager_config=self.cfg.alertmanager_path, rule_alerts=sorted(self.catalog.alerts),
+                           receivers=sorted(self.catalog.receivers)).open()
+        return self.run.session()
+
+    def ensure_stack(self) -> Any:
+        return self.session().stack
 
     def reset(self) -> None:
-        from harness.scenario.suite import reset_stack
+        from harness.scenario.run import reset_stack
 
         reset_stack(self.ensure_stack())
 
     def finish(self, interrupted: bool) -> Path | None:
-        if self.run_dir is None:
+        if self.run is None:
             return None  # no scenario needed the stack
-        from harness.report import write_report
-        from harness.report.model import RunReport
-
-        error = f"the stack did not start: {self.start_error}" if self.start_error is not None else None
-        dashboards: list[Any] = []
-        notes: list[str] = []
-        if self.runner is not None and self.runner.opt.terms is not None:
-            notes += [f"measured: {line}" for line in self.runner.opt.terms.describe()]
-        if self.stack is not None:
-            try:
-                from harness.scenario.suite import check_run_dashboards
-
-                dashboards = check_run_dashboards(self.stack)
-            except Exception as exc:
-                notes.append(f"dashboard check failed: {exc}")
-            try:
-                self.stack.stop()
-            except Exception as exc:
-                error = f"stopping the stack failed: {exc}"
-        self.timeline.close()
-        report = RunReport(run_id=self.run_id, kind="pytest", time_scale=self.cfg.time_scale,
-                           started_wall=self.clock.wall_start, mono_start=self.clock.mono_start,
-                           scenarios=self.results, events=self.timeline.events(),
-                           records={r.name: Path(r.records_file) for r in self.results if r.records_file},
-                           rule_alerts=sorted(self.catalog.alerts), receivers=sorted(self.catalog.receivers),
-                           interrupted=interrupted, error=error, dashboards=dashboards, notes=notes)
-        return write_report(report, Path(self.cfg.reports_dir))
+        return self.run.close(interrupted=interrupted).report_path
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scenario: a YAML scenario run against the reference stack")
     config.stash[_KEY] = HarnessSession(config)
-
-    def on_sigterm(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt("SIGTERM")
-
-    try:
-        signal.signal(signal.SIGTERM, on_sigterm)
-    except ValueError:
-        pass
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -220,9 +155,7 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         hs: HarnessSession = self.config.stash[_KEY]
-        hs.reset()
-        result = hs.runner.run(self.scenario)
-        hs.results.append(result)
+        result = hs.session().run(self.scenario, hs.catalog)
         if not result.passed:
             raise ScenarioFailed(result)
         if result.unexercised:

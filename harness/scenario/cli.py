@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from harness.config import Config, resolve_config
+from harness.config import AUDIT_DEFAULTS, resolve_flags
 from harness.errors import HarnessError
 from harness.scenario.findings import (
     ExpectedFindings,
@@ -19,17 +19,8 @@ from harness.scenario.findings import (
     load_expected_findings,
 )
 from harness.scenario.result import ScenarioResult
-from harness.scenario.suite import (
-    REFERENCE_ALERTMANAGER,
-    SCENARIOS_DIR,
-    SEED_ALERTMANAGER,
-    Plan,
-    SuiteResult,
-    plan_run,
-    reference_rule_files,
-    run_plan,
-    seed_rule_files,
-)
+from harness.scenario.run import SuiteResult
+from harness.scenario.suite import SCENARIOS_DIR, Plan, plan_run, run_plan
 
 DEFAULT_SCENARIOS = SCENARIOS_DIR
 
@@ -43,18 +34,15 @@ def _parser(prog: str, description: str, *, scenarios: bool = True) -> argparse.
     if scenarios:
         p.add_argument("scenarios", nargs="*", default=[str(DEFAULT_SCENARIOS)],
                        help="scenario files or directories (default: scenarios/)")
-    p.add_argument("--rules", nargs="+", metavar="FILE", help="rule files (Prometheus rule format)")
-    p.add_argument("--alertmanager-config", metavar="FILE", help="Alertmanager config")
+    p.add_argument("--rules", nargs="+", metavar="FILE", help="rule files (default: HARNESS_RULES, then "
+                   "[tool.harness] rules, then the reference packs; `harness config` shows which)")
+    p.add_argument("--alertmanager-config", metavar="FILE", help="Alertmanager config (default: "
+                   "HARNESS_ALERTMANAGER_CONFIG, then [tool.harness], then the reference config)")
     p.add_argument("--time-scale", type=float, help="compress production durations by this factor")
     p.add_argument("--backend", choices=("local", "docker", "external"))
     p.add_argument("--load-workers", type=int, help="run Locust as a master with N local workers")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     return p
-
-
-def _config(args: argparse.Namespace) -> Config:
-    return resolve_config({"time_scale": args.time_scale, "backend": args.backend,
-                           "load_workers": args.load_workers})
 
 
 def _status(res: ScenarioResult) -> str:
@@ -88,9 +76,8 @@ def main_verify(argv: list[str]) -> int:
     p.add_argument("--confirm", action="store_true", help=f"rerun each failed scenario at time scale <= "
                    f"{CONFIRM_SCALE:g} and report failures that do not reproduce as compression-sensitive")
     args = p.parse_args(argv)
-    cfg = _config(args)
-    rules = args.rules or [str(p) for p in reference_rule_files()]
-    plan = plan_run(args.scenarios, rules, args.alertmanager_config or REFERENCE_ALERTMANAGER)
+    cfg = resolve_flags(args)
+    plan = plan_run(args.scenarios, cfg.rule_files, cfg.alertmanager_path)
     out = run_plan(plan, cfg, kind="verify", on_result=_progress,
                    confirm_scale=CONFIRM_SCALE if args.confirm else None)
     print_summary(out, plan)
@@ -108,9 +95,8 @@ def main_audit(argv: list[str]) -> int:
                    help=f"rerun each failed scenario at time scale <= N before its failures become findings "
                    f"(default {CONFIRM_SCALE:g}; 0: do not confirm)")
     args = p.parse_args(argv)
-    cfg = _config(args)
-    rules = args.rules or [str(x) for x in seed_rule_files()]
-    plan = plan_run(args.scenarios, rules, args.alertmanager_config or SEED_ALERTMANAGER)
+    cfg = resolve_flags(args, AUDIT_DEFAULTS)
+    plan = plan_run(args.scenarios, cfg.rule_files, cfg.alertmanager_path)
     def findings(pl: Plan, results: list[ScenarioResult]) -> list[dict[str, Any]]:
         return audit_findings(pl.catalog, results, exported_metric(pl.catalog))
 
@@ -173,9 +159,8 @@ def main_mutate(argv: list[str]) -> int:
                    "(batched runs compare with the original in the same run)")
     p.add_argument("--plan", action="store_true", help="print the mutants and the plan, run nothing")
     args = p.parse_args(argv)
-    cfg = _config(args)
-    rules = args.rules or [str(x) for x in reference_rule_files()]
-    plan = plan_mutation(args.scenarios, rules, args.alertmanager_config or REFERENCE_ALERTMANAGER,
+    cfg = resolve_flags(args)
+    plan = plan_mutation(args.scenarios, cfg.rule_files, cfg.alertmanager_path,
                          time_scale=cfg.time_scale, alerts=args.alert, trust_original=args.trust_original)
     print(render_plan(plan), flush=True)
     if args.plan:
@@ -203,8 +188,12 @@ def main_demo(argv: list[str]) -> int:
                                 "tour behaved as expected.")
     p.add_argument("--time-scale", type=float, help="compress production durations by this factor")
     args = p.parse_args(argv)
-    cfg = resolve_config({"time_scale": args.time_scale})
+    cfg = resolve_flags(args)
     tour = plan_tour()
+    ignored = [f"{name} ({cfg.sources[name]})" for name in ("rules", "alertmanager_config")
+               if cfg.sources[name] != "default"]
+    if ignored:
+        print(f"harness demo: runs its own packs; not used: {', '.join(ignored)}", flush=True)
     print(f"harness demo: {len(REFERENCE_TOUR) + len(PUBLISHED_TOUR)} scenarios on one stack at time scale "
           f"{cfg.time_scale:g} (1 s here is {cfg.time_scale:g} s of production time)", flush=True)
     out = run_tour(tour, cfg, on_result=_progress)
@@ -220,10 +209,8 @@ def main_drill(argv: list[str]) -> int:
     p = _parser("harness drill", "Run one scenario with a live terminal view (game day).", scenarios=False)
     p.add_argument("scenario", help="the scenario file")
     args = p.parse_args(argv)
-    cfg = _config(args)
-    rules = args.rules or [str(x) for x in reference_rule_files()]
-    plan = plan_run([args.scenario], rules, args.alertmanager_config or REFERENCE_ALERTMANAGER,
-                    only_applicable=False)
+    cfg = resolve_flags(args)
+    plan = plan_run([args.scenario], cfg.rule_files, cfg.alertmanager_path, only_applicable=False)
     if not plan.scenarios:
         raise HarnessError(f"{args.scenario} holds no scenario")
     view = DrillView(Path(cfg.reports_dir))

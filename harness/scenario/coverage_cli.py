@@ -12,22 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness.config import resolve_config
+from harness.config import resolve_flags
 from harness.durations import format_whole
 from harness.scenario.catalog import Catalog
 from harness.scenario.criteria import DEFAULT_CRITERIA, Criteria, judge, load_criteria
 from harness.scenario.failure_modes import CATALOGUE, FailureModes, load_failure_modes, observing_every_alert
 from harness.scenario.matrix import Matrix, ModeRow, compute_matrix, mode_row
 from harness.scenario.result import ScenarioResult
-from harness.scenario.suite import (
-    REFERENCE_ALERTMANAGER,
-    Plan,
-    SuiteResult,
-    load_packs,
-    reference_rule_files,
-    run_plan,
-    validation_context,
-)
+from harness.scenario.run import SuiteResult
+from harness.scenario.suite import Plan, load_packs, run_plan, validation_context
 from harness.scenario.validate import validate_scenarios
 
 
@@ -89,8 +82,9 @@ def _parser() -> argparse.ArgumentParser:
                                 "severity, who was notified and whether anyone was paged; for each alert, which "
                                 "modes exercised it. Exit 1 when a mode the criteria say must page (or notify) "
                                 "did not.")
-    p.add_argument("--rules", nargs="+", metavar="FILE", help="rule files (default: the reference packs)")
-    p.add_argument("--alertmanager-config", metavar="FILE", help="Alertmanager config (default: the reference one)")
+    p.add_argument("--rules", nargs="+", metavar="FILE", help="rule files (default: as configured; `harness config`)")
+    p.add_argument("--alertmanager-config", metavar="FILE", help="Alertmanager config (default: as "
+                   "configured)")
     p.add_argument("--criteria", metavar="FILE", help=f"which modes must page or notify (default: "
                    f"{DEFAULT_CRITERIA.relative_to(DEFAULT_CRITERIA.parents[1])})")
     p.add_argument("--catalogue", metavar="FILE", help=f"the failure-mode catalogue (default: "
@@ -179,9 +173,9 @@ def main_coverage(argv: list[str]) -> int:
     if args.list:
         print_modes(modes, criteria, sys.stdout)
         return 0
-    cfg = resolve_config({"time_scale": args.time_scale, "backend": args.backend, "load_workers": args.load_workers})
-    rules = args.rules or [str(p) for p in reference_rule_files()]
-    plan = plan_coverage(modes, rules, args.alertmanager_config or REFERENCE_ALERTMANAGER)
+    cfg = resolve_flags(args)
+    rules = cfg.rule_files
+    plan = plan_coverage(modes, rules, cfg.alertmanager_path)
     log = sys.stderr if args.json else sys.stdout
     print(f"harness coverage: {len(modes.modes)} failure mode(s) against {', '.join(Path(r).name for r in rules)} "
           f"and {plan.alertmanager_config.name}, time scale at most {cfg.time_scale:g}", file=log, flush=True)

@@ -600,7 +600,7 @@ def run_mutate(plan: MutationPlan, cfg: Any, on_attempt: Callable[[MutantOutcome
     import tempfile
 
     from harness.errors import HarnessError
-    from harness.scenario.suite import Session, run_session
+    from harness.scenario.run import Run, Session
 
     if cfg.backend != "local":
         raise HarnessError(f"harness mutate needs the local backend (configured: {cfg.backend})",
@@ -630,12 +630,14 @@ def run_mutate(plan: MutationPlan, cfg: Any, on_attempt: Callable[[MutantOutcome
         def finish(report: Any) -> None:
             report.mutation = result.to_dict()
 
-        out = run_session(plan.original.rule_files, am, cfg, kind="mutate", body=body,
-                          rule_alerts=sorted(plan.original.catalog.alerts),
-                          receivers=sorted(plan.original.catalog.receivers), finish=finish,
-                          notes=[f"mutation testing of {pack_label(plan.original)}: scenario names carry @batchN "
-                                 "(every live mutant the scenario can kill, renamed <alert>__<id>, beside the "
-                                 "originals), @<mutant id> (that mutant alone) or @original"])
+        notes = [f"mutation testing of {pack_label(plan.original)}: scenario names carry @batchN (every live mutant "
+                 "the scenario can kill, renamed <alert>__<id>, beside the originals), @<mutant id> (that mutant "
+                 "alone) or @original"]
+        with Run(cfg, kind="mutate", rule_files=plan.original.rule_files, alertmanager_config=am,
+                 rule_alerts=sorted(plan.original.catalog.alerts), receivers=sorted(plan.original.catalog.receivers),
+                 notes=notes, finish=finish) as mutate_run:
+            body(mutate_run.session())
+        out = mutate_run.out
     if out.interrupted:
         result.notes.append("interrupted: the mutants not judged yet are listed as not judged")
     if out.error:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config import Config
+from harness.config import REFERENCE_ALERTMANAGER, SEED_ALERTMANAGER, Config, reference_rule_files, seed_rule_files
 from harness.errors import HarnessError
 from harness.scenario import suite
 from harness.scenario.findings import (
@@ -30,7 +30,8 @@ from harness.scenario.findings import (
     load_expected_findings,
 )
 from harness.scenario.result import ScenarioResult
-from harness.scenario.suite import Plan, SuiteResult, pack_label
+from harness.scenario.run import SuiteResult
+from harness.scenario.suite import Plan, pack_label
 
 EXPECTED_FINDINGS = suite.SCENARIOS_DIR / "expected-findings.json"
 
@@ -60,9 +61,9 @@ class Tour:
 def plan_tour(scenarios_dir: Path = suite.SCENARIOS_DIR, expected_file: Path = EXPECTED_FINDINGS, *,
               reference: Sequence[str] = REFERENCE_TOUR, published: Sequence[str] = PUBLISHED_TOUR) -> Tour:
     """Both plans validated, and the defects each published scenario must show, before anything starts."""
-    ref = suite.plan_run([scenarios_dir / f for f in reference], suite.reference_rule_files(),
-                         suite.REFERENCE_ALERTMANAGER, only_applicable=False)
-    pub = suite.plan_run([scenarios_dir / f for f in published], suite.seed_rule_files(), suite.SEED_ALERTMANAGER,
+    ref = suite.plan_run([scenarios_dir / f for f in reference], reference_rule_files(),
+                         REFERENCE_ALERTMANAGER, only_applicable=False)
+    pub = suite.plan_run([scenarios_dir / f for f in published], seed_rule_files(), SEED_ALERTMANAGER,
                          only_applicable=False)
     names = [s.name for s in pub.scenarios]
     expected = load_expected_findings(expected_file).for_scenarios(names)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.config import Config, resolve_config
+from harness.config import Config, resolve_flags
 from harness.errors import HarnessError
 from harness.stack.core.readiness import HttpReady, PortReady, ReadyCheck
 from harness.stack.core.runstate import process_alive, process_start_time, sweep_dead_runs
@@ -34,7 +34,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("local", "docker", "external"))
     p.add_argument("--time-scale", type=float)
     p.add_argument("--work-root")
-    p.add_argument("--rules", nargs="+", help="rule files to load (default: the stack's packs)")
+    p.add_argument("--rules", nargs="+", help="rule files to load (default: `harness config` shows them)")
     p.add_argument("--alertmanager-config")
     p.add_argument("--ready-timeout", type=float)
     p.add_argument("--api-workers", type=int)
@@ -44,15 +44,6 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--api-url")
     p.add_argument("--toxiproxy-url")
     return p
-
-
-def _config(args: argparse.Namespace) -> Config:
-    keys = ("backend", "time_scale", "work_root", "alertmanager_config", "ready_timeout", "api_workers",
-            "data_scale", "prometheus_url", "alertmanager_url", "api_url", "toxiproxy_url")
-    overrides: dict[str, Any] = {k: getattr(args, k, None) for k in keys}
-    if getattr(args, "rules", None):
-        overrides["rules"] = tuple(args.rules)
-    return resolve_config(overrides)
 
 
 def _state(stack: Stack, status: str) -> dict[str, Any]:
@@ -122,7 +113,7 @@ def main_up(argv: list[str]) -> int:
     parser.add_argument("--detach", action="store_true", help="return once ready; `harness down` stops it")
     parser.add_argument("--supervise", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    cfg = _config(args)
+    cfg = resolve_flags(args)
     if args.detach:
         return _detach(cfg, [a for a in argv if a != "--detach"])
     try:
@@ -199,7 +190,7 @@ def _health(name: str, service: dict[str, Any]) -> str:
 
 def main_status(argv: list[str]) -> int:
     args = _parser("harness status").parse_args(argv)
-    cfg = _config(args)
+    cfg = resolve_flags(args)
     path = state_path(cfg)
     state = _read_state(path)
     if not state or not _state_owner_alive(state):
@@ -217,7 +208,7 @@ def main_status(argv: list[str]) -> int:
 
 def main_down(argv: list[str]) -> int:
     args = _parser("harness down").parse_args(argv)
-    cfg = _config(args)
+    cfg = resolve_flags(args)
     path = state_path(cfg)
     state = _read_state(path)
     if state and _state_owner_alive(state):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.clock import RunClock
-from harness.config import RULES_DIR, Config
+from harness.config import Config
 from harness.errors import HarnessError
 from harness.observe.sinks import NotificationSinks
 from harness.rules.packs import load_rules
@@ -132,8 +132,7 @@ def start_local(cfg: Config, *, rules: Sequence[Path] | None, alertmanager_confi
     # Everything that can be checked without starting a process is checked first.
     for name in REQUIRED_BINARIES:
         find_binary(name)
-    rule_sources = [Path(p) for p in (rules if rules is not None else cfg.rules)] or \
-        prometheus.default_rule_files(RULES_DIR)
+    rule_sources = [Path(p) for p in rules] if rules is not None else cfg.rule_files
     am_source = Path(alertmanager_config or cfg.alertmanager_config)
     grafana_reason = grafana.unavailable_reason()
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, Protocol
 
 from harness.clock import RunClock
 from harness.errors import HarnessError
 from harness.faults.spec import PROXIES, SERVICES
 from harness.faults.target import ProcessHandle
+from harness.signals import sigterm_raises
 from harness.timeline import Timeline
 
 log = logging.getLogger("harness.stack")
@@ -84,7 +85,7 @@ class Stack:
         self.rule_files = rule_files
         self._stopped = False
         self._stop_lock = threading.Lock()
-        self._previous_sigterm: Any = None
+        self._signals = ExitStack()
         self.recorder: Any = None
         self.job_intervals: dict[str, float] = {}
 
@@ -144,7 +145,7 @@ class Stack:
                 self.recorder.stop()
             self._backend.teardown()
         finally:
-            self._restore_sigterm()
+            self._signals.close()
 
     def __enter__(self) -> Stack:
         return self
@@ -162,24 +163,10 @@ class Stack:
 
     # -- SIGTERM becomes an orderly unwind --------------------------------------------------------
     def install_sigterm_handler(self) -> None:
-        """Turn SIGTERM into SystemExit so ``with`` blocks and finally clauses tear the stack down.
-
-        Only when SIGTERM still has its default action and we are on the main thread: an application
+        """Turn SIGTERM into SystemExit so ``with`` blocks and finally clauses tear the stack down; undone by
+        ``stop``. Only when SIGTERM still has its default action: an application (or a run, harness.scenario.run)
         that set its own handler keeps it."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return
-
-        def on_sigterm(signum: int, frame: FrameType | None) -> None:
-            raise SystemExit(128 + signum)
-
-        self._previous_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
-
-    def _restore_sigterm(self) -> None:
-        if self._previous_sigterm is not None and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
-            self._previous_sigterm = None
+        self._signals.enter_context(sigterm_raises(lambda signum: SystemExit(128 + signum), only_if_default=True))
 
     def describe(self) -> str:
         lines = [f"run {self.run_id} (time scale {self.time_scale:g}, run dir {self.run_dir})"]

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import REPO_ROOT
-from harness.scenario.suite import REFERENCE_ALERTMANAGER
+from harness.config import REFERENCE_ALERTMANAGER, REPO_ROOT
 
 pytestmark = pytest.mark.integration
 

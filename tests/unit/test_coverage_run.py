@@ -6,6 +6,7 @@ import json
 import pytest
 
 from harness.cli import main as harness_main
+from harness.config import REFERENCE_ALERTMANAGER, reference_rule_files
 from harness.errors import HarnessError
 from harness.report import RunReport, rebuild_index, write_report
 from harness.report.cli import describe
@@ -15,7 +16,7 @@ from harness.scenario.coverage_cli import CoverageRun, finish, plan_coverage, re
 from harness.scenario.criteria import parse_criteria
 from harness.scenario.failure_modes import load_failure_modes, parse_failure_modes
 from harness.scenario.result import FAIL, PASS, ScenarioResult, Verdict
-from harness.scenario.suite import REFERENCE_ALERTMANAGER, SuiteResult, reference_rule_files
+from harness.scenario.run import SuiteResult
 from harness.timeline import ALERT_STATE, NOTIFICATION, PHASE, Event
 
 MODES = parse_failure_modes("""\

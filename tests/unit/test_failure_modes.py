@@ -3,6 +3,7 @@ file, line and field."""
 
 import pytest
 
+from harness.config import REFERENCE_ALERTMANAGER, reference_rule_files
 from harness.errors import HarnessError, ValidationError
 from harness.faults.spec import KIND_SPECS
 from harness.scenario.catalog import load_catalog
@@ -14,7 +15,7 @@ from harness.scenario.failure_modes import (
     parse_failure_modes,
     untouched,
 )
-from harness.scenario.suite import REFERENCE_ALERTMANAGER, reference_rule_files, validation_context
+from harness.scenario.suite import validation_context
 from harness.scenario.validate import validate_scenarios
 
 TWO = """\

@@ -18,7 +18,8 @@ from harness.report.mutation import mutation_section
 from harness.report.summary import build_summary, load_run_report
 from harness.rules.mutants import LABELS, WEAKER
 from harness.rules.packs import load_rules
-from harness.scenario import cli, mutate, suite
+from harness.scenario import cli, mutate
+from harness.scenario import run as scenario_run
 from harness.scenario.model import parse_scenario
 from harness.scenario.mutate import (
     KILLED,
@@ -173,9 +174,9 @@ def fake_stack(monkeypatch: pytest.MonkeyPatch) -> list[FakeStack]:
         return started[-1]
 
     monkeypatch.setattr(harness.stack, "start_stack", start_stack)
-    monkeypatch.setattr(suite, "ScenarioRunner", FakeRunner)
-    monkeypatch.setattr(suite, "check_run_dashboards", lambda stack: [])
-    monkeypatch.setattr(suite, "measured_terms", lambda stack, backend, records_dir, group_wait_s: suite.Measured())
+    monkeypatch.setattr(scenario_run, "ScenarioRunner", FakeRunner)
+    monkeypatch.setattr(scenario_run, "check_run_dashboards", lambda stack: [])
+    monkeypatch.setattr(scenario_run, "measured_terms", lambda *a: scenario_run.Measured())
     return started
 
 

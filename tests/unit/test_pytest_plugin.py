@@ -1,6 +1,7 @@
 """The plugin end to end through pytester: YAML scenarios are collected, and a bad one stops the run at
 collection, naming file, line and field, before any service starts."""
 
+import numpy  # noqa: F401  (imported here, not first inside a pytester run: its C module loads once per process)
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -69,3 +70,17 @@ def test_a_stack_that_cannot_start_fails_every_scenario_and_still_writes_the_rep
     summary = json.loads(summaries[0].read_text())
     assert "the stack did not start" in summary["error"] and summary["ok"] is False
     assert (summaries[0].parent / "index.html").is_file()
+
+
+def test_rule_files_come_from_the_environment_as_for_every_command(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = pytester.path / "mine.yml"
+    rules.write_text("groups:\n  - name: g\n    rules:\n      - alert: Mine\n        expr: up == 0\n")
+    monkeypatch.setenv("HARNESS_RULES", str(rules))
+    _write(pytester, "redis_blip.yaml", GOOD)
+    result = pytester.runpytest("-q", "-rs", "scenarios")
+    result.stdout.fnmatch_lines(["*not applicable: the rule files lack RedisDown*"])
+    monkeypatch.setenv("HARNESS_ALERTMANAGER_CONFIG", str(pytester.path / "missing-am.yml"))
+    result = pytester.runpytest("-q", "scenarios")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*file not found: *missing-am.yml*"])

@@ -8,6 +8,7 @@ from pathlib import Path
 import promql_parser
 import pytest
 
+from harness.config import REFERENCE_ALERTMANAGER, reference_rule_files
 from harness.errors import HarnessError
 from harness.rules.exprtree import BINARY, SELECTOR, parse_expr
 from harness.rules.mutants import (
@@ -31,7 +32,6 @@ from harness.rules.mutants import (
 )
 from harness.rules.packs import parse_rules
 from harness.rules.routing import build_route
-from harness.scenario.suite import REFERENCE_ALERTMANAGER, reference_rule_files
 
 RULES = """\
 groups:

@@ -14,9 +14,10 @@ import harness.stack
 from harness.config import resolve_config
 from harness.errors import HarnessError
 from harness.scenario import cli, suite, tour
+from harness.scenario import run as scenario_run
 from harness.scenario.findings import ExpectedFindings, finding_keys
 from harness.scenario.result import FAIL, PASS, ScenarioResult, Verdict
-from harness.scenario.suite import SuiteResult
+from harness.scenario.run import SuiteResult
 from harness.timeline import MARK, Timeline
 
 TOUR = tour.plan_tour()
@@ -151,6 +152,14 @@ def test_the_demo_command_exits_non_zero_and_says_why_when_the_tour_went_wrong(m
     assert "defect not found: connection_pool_fires: fires ConnectionPoolNearLimit" in capsys.readouterr().out
 
 
+
+def test_the_demo_says_it_does_not_use_configured_rule_files(monkeypatch, capsys):
+    monkeypatch.setenv("HARNESS_RULES", "mine.yml")
+    monkeypatch.setattr(tour, "run_tour", lambda *a, **k: tour.judge_tour(TOUR, as_expected()))
+    monkeypatch.setattr(tour, "plan_tour", lambda: TOUR)
+    assert cli.main_demo([]) == 0
+    assert "runs its own packs; not used: rules (env HARNESS_RULES)" in capsys.readouterr().out
+
 # -- several plans on one stack ----------------------------------------------------------------------
 
 @dataclass
@@ -194,9 +203,9 @@ def fake_stack(monkeypatch):
         return FakeStack(clock, timeline, calls)
 
     monkeypatch.setattr(harness.stack, "start_stack", start_stack)
-    monkeypatch.setattr(suite, "ScenarioRunner", FakeRunner)
-    monkeypatch.setattr(suite, "check_run_dashboards", lambda stack: [])
-    monkeypatch.setattr(suite, "measured_terms", lambda stack, backend, records_dir, group_wait_s: suite.Measured())
+    monkeypatch.setattr(scenario_run, "ScenarioRunner", FakeRunner)
+    monkeypatch.setattr(scenario_run, "check_run_dashboards", lambda stack: [])
+    monkeypatch.setattr(scenario_run, "measured_terms", lambda *a: scenario_run.Measured())
     monkeypatch.setattr(FakeRunner, "interrupt_at", None)
     return calls
 

@@ -92,15 +92,6 @@ def _job_timing(job: str, intervals: Mapping[str, float]) -> dict[str, str]:
     return {"scrape_interval": format_duration(intervals[job]), "scrape_timeout": format_duration(intervals[job])}
 
 
-# Loaded when no rule files are given: the corrected betting pack and the PetForce SLO pack (the seed
-# betting pack is not loaded beside the reference one: both define the same alert names).
-DEFAULT_PACKS = ("reference.yml", "petforce-slo.yml")
-
-
-def default_rule_files(rules_dir: Path) -> list[Path]:
-    return [rules_dir / name for name in DEFAULT_PACKS if (rules_dir / name).is_file()]
-
-
 def prepare_rules(paths: Sequence[Path], out_dir: Path, time_scale: float, scrape_interval_s: float) -> list[Path]:
     """Rewrite each rule file for the time scale into ``out_dir`` (replacing what was there)."""
     for p in paths:
