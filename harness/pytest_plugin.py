@@ -31,6 +31,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="rule files to verify (default: the reference pack)")
     group.addoption("--alertmanager-config", default=None, metavar="FILE", help="Alertmanager config to verify")
     group.addoption("--time-scale", type=float, default=None, help="compress time by this factor (1 = real)")
+    group.addoption("--map", default=None, metavar="FILE", help="alert and receiver map: the scenarios' reference "
+                    "names in your pack's names (`harness map` proposes one)")
 
 
 class HarnessSession:
@@ -61,6 +63,7 @@ class HarnessSession:
         self.timeline: Any = None
         self.clock: Any = None
         self.start_error: Exception | None = None
+        self.notes: list[str] = []   # for the report: the alert map applied
 
     @property
     def catalog(self) -> Any:
@@ -114,7 +117,7 @@ class HarnessSession:
 
         error = f"the stack did not start: {self.start_error}" if self.start_error is not None else None
         dashboards: list[Any] = []
-        notes: list[str] = []
+        notes: list[str] = list(self.notes)
         if self.runner is not None and self.runner.opt.terms is not None:
             notes += [f"measured: {line}" for line in self.runner.opt.terms.describe()]
         if self.stack is not None:
@@ -168,6 +171,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     hs = config.stash[_KEY]
     try:
         catalog = hs.catalog
+        if config.getoption("--map"):   # before validation, so that `applicable` sees the pack's names
+            from harness.scenario.alertmap import map_items
+
+            hs.notes += map_items(yaml_items, config.getoption("--map"), catalog)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     runnable = []

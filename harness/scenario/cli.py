@@ -45,6 +45,8 @@ def _parser(prog: str, description: str, *, scenarios: bool = True) -> argparse.
                        help="scenario files or directories (default: scenarios/)")
     p.add_argument("--rules", nargs="+", metavar="FILE", help="rule files (Prometheus rule format)")
     p.add_argument("--alertmanager-config", metavar="FILE", help="Alertmanager config")
+    p.add_argument("--map", metavar="FILE", help="an alert and receiver map: the scenarios' reference names in "
+                   "your pack's names (`harness map` proposes one)")
     p.add_argument("--time-scale", type=float, help="compress production durations by this factor")
     p.add_argument("--backend", choices=("local", "docker", "external"))
     p.add_argument("--load-workers", type=int, help="run Locust as a master with N local workers")
@@ -75,6 +77,8 @@ def print_summary(out: SuiteResult, plan: Plan) -> None:
               f"{detail[:160]}")
     for name, missing in plan.not_applicable.items():
         print(f"{name:<{width}}  n/a     -       rule files lack {', '.join(missing)}")
+    for note in plan.notes:
+        print(f"note: {note}")
     passed = sum(r.passed for r in out.results)
     print(f"\n{passed}/{len(out.results)} scenarios passed"
           + (" (interrupted)" if out.interrupted else "") + (f"; error: {out.error}" if out.error else ""))
@@ -90,7 +94,7 @@ def main_verify(argv: list[str]) -> int:
     args = p.parse_args(argv)
     cfg = _config(args)
     rules = args.rules or [str(p) for p in reference_rule_files()]
-    plan = plan_run(args.scenarios, rules, args.alertmanager_config or REFERENCE_ALERTMANAGER)
+    plan = plan_run(args.scenarios, rules, args.alertmanager_config or REFERENCE_ALERTMANAGER, map_file=args.map)
     out = run_plan(plan, cfg, kind="verify", on_result=_progress,
                    confirm_scale=CONFIRM_SCALE if args.confirm else None)
     print_summary(out, plan)
@@ -110,7 +114,7 @@ def main_audit(argv: list[str]) -> int:
     args = p.parse_args(argv)
     cfg = _config(args)
     rules = args.rules or [str(x) for x in seed_rule_files()]
-    plan = plan_run(args.scenarios, rules, args.alertmanager_config or SEED_ALERTMANAGER)
+    plan = plan_run(args.scenarios, rules, args.alertmanager_config or SEED_ALERTMANAGER, map_file=args.map)
     def findings(pl: Plan, results: list[ScenarioResult]) -> list[dict[str, Any]]:
         return audit_findings(pl.catalog, results, exported_metric(pl.catalog))
 
@@ -176,7 +180,8 @@ def main_mutate(argv: list[str]) -> int:
     cfg = _config(args)
     rules = args.rules or [str(x) for x in reference_rule_files()]
     plan = plan_mutation(args.scenarios, rules, args.alertmanager_config or REFERENCE_ALERTMANAGER,
-                         time_scale=cfg.time_scale, alerts=args.alert, trust_original=args.trust_original)
+                         time_scale=cfg.time_scale, alerts=args.alert, trust_original=args.trust_original,
+                         map_file=args.map)
     print(render_plan(plan), flush=True)
     if args.plan:
         for s in plan.schedules:
@@ -223,7 +228,7 @@ def main_drill(argv: list[str]) -> int:
     cfg = _config(args)
     rules = args.rules or [str(x) for x in reference_rule_files()]
     plan = plan_run([args.scenario], rules, args.alertmanager_config or REFERENCE_ALERTMANAGER,
-                    only_applicable=False)
+                    only_applicable=False, map_file=args.map)
     if not plan.scenarios:
         raise HarnessError(f"{args.scenario} holds no scenario")
     view = DrillView(Path(cfg.reports_dir))
