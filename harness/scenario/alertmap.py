@@ -6,6 +6,8 @@ A map file (``harness verify --map FILE``; ``harness map`` proposes one)::
     alerts:                           # reference alert -> the pack's alert; null: the pack has none
       PostgreSQLDown: PostgresqlDown
       RedisMemoryHigh: null
+    records:                          # reference recording rule (error_budget: checks) -> the pack's
+      slo:api:error_budget:remaining: slo:availability:budget_left
     receivers:                        # reference receiver -> the pack's receiver; null: none
       pagerduty-critical: oncall-pd
     labels:                           # label values the scenarios expect, in the pack's words
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ from harness.scenario.expectations.base import MAP, suggest
 from harness.scenario.model import Expectation, Scenario
 from harness.yamlio import key_line, round_trip_yaml
 
-SECTIONS = ("alerts", "receivers", "labels")
+SECTIONS = ("alerts", "records", "receivers", "labels")
 # Expectation fields that name an alert, and those that list receivers (or roles, which need no map).
 ALERT_FIELDS = ("by",)
 RECEIVER_FIELDS = ("receivers", "not_receivers")
@@ -52,6 +54,7 @@ class MapInvalid(InvalidFile):
 class AlertMap:
     file: str
     alerts: Mapping[str, str | None] = field(default_factory=dict)
+    records: Mapping[str, str | None] = field(default_factory=dict)
     receivers: Mapping[str, str | None] = field(default_factory=dict)
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)   # label -> value -> value
     lines: Mapping[str, int] = field(default_factory=dict)                  # "alerts.RedisDown" -> line
@@ -59,6 +62,9 @@ class AlertMap:
     def alert(self, name: str) -> str | None:
         """The pack's name for a reference alert (itself when the map leaves it out; None: not covered)."""
         return self.alerts.get(name, name)
+
+    def record(self, name: str) -> str | None:
+        return self.records.get(name, name)
 
     def receiver(self, name: str) -> str | None:
         return self.receivers.get(name, name)
@@ -69,7 +75,8 @@ class AlertMap:
     def describe(self) -> str:
         covered = sum(v is not None for v in self.alerts.values())
         return (f"map {self.file}: {covered} alert(s) mapped, {len(self.alerts) - covered} not covered by the pack, "
-                f"{len(self.receivers)} receiver(s)"
+                + (f"{len(self.records)} recording rule(s), " if self.records else "")
+                + f"{len(self.receivers)} receiver(s)"
                 + (f", label values of {', '.join(sorted(self.labels))}" if self.labels else ""))
 
 
@@ -131,6 +138,7 @@ def parse_map(text: str, file: str = "<string>") -> AlertMap:
                                           hint=(f"did you mean {close[0]}? " if close else "")
                                           + f"sections: {', '.join(SECTIONS)}"))
     alerts = _names(doc.get("alerts"), file, "alerts", errors)
+    records = _names(doc.get("records"), file, "records", errors)
     receivers = _names(doc.get("receivers"), file, "receivers", errors)
     labels = _label_values(doc.get("labels"), file, errors)
     if errors:
@@ -138,7 +146,7 @@ def parse_map(text: str, file: str = "<string>") -> AlertMap:
     lines = {f"{s}.{k}": line for s in SECTIONS if isinstance(doc.get(s), CommentedMap)
              for k in doc[s] if (line := key_line(doc[s], k)) is not None}
     lines |= {s: line for s in SECTIONS if s in doc and (line := key_line(doc, s)) is not None}
-    return AlertMap(file, alerts, receivers, labels, lines)
+    return AlertMap(file, alerts, records, receivers, labels, lines)
 
 
 def load_map(path: str | Path) -> AlertMap:
@@ -153,23 +161,32 @@ def load_map(path: str | Path) -> AlertMap:
 
 # -- against the packs ------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Reference:
+    """The names the scenarios may use: those of the packs and Alertmanager configs shipped with the harness."""
+
+    alerts: frozenset[str]
+    records: frozenset[str]
+    receivers: frozenset[str]
+
+
 @functools.cache
-def shipped_receivers() -> frozenset[str]:
-    """Receivers of the Alertmanager configs shipped with the harness (what the scenarios name)."""
-    from harness.config import STACK_DIR
+def shipped_names() -> Reference:
+    from harness.config import RULES_DIR, STACK_DIR
 
-    return frozenset(r for p in sorted((STACK_DIR / "alertmanager").glob("*.yml"))
-                     for r in load_catalog([], p).receivers)
+    packs = load_catalog(sorted(RULES_DIR.glob("*.yml")))
+    receivers = frozenset(r for p in sorted((STACK_DIR / "alertmanager").glob("*.yml"))
+                          for r in load_catalog([], p).receivers)
+    return Reference(frozenset(packs.alerts), packs.records, receivers)
 
 
-def map_problems(amap: AlertMap, catalog: Catalog, reference_alerts: Iterable[str],
-                 reference_receivers: Iterable[str]) -> list[ValidationError]:
+def map_problems(amap: AlertMap, catalog: Catalog, reference: Reference) -> list[ValidationError]:
     """Names of the map that neither side knows: a key must be a reference name, a value a name of the loaded
     pack (rule files, Alertmanager config)."""
     errors: list[ValidationError] = []
-    sides = (("alerts", amap.alerts, frozenset(reference_alerts), frozenset(catalog.alerts), "alert",
-              "the loaded rule files"),
-             ("receivers", amap.receivers, frozenset(reference_receivers), catalog.receivers, "receiver",
+    sides = (("alerts", amap.alerts, reference.alerts, frozenset(catalog.alerts), "alert", "the loaded rule files"),
+             ("records", amap.records, reference.records, catalog.records, "recording rule", "the loaded rule files"),
+             ("receivers", amap.receivers, reference.receivers, catalog.receivers, "receiver",
               "the Alertmanager config"))
     for section, names, ours, theirs, what, where in sides:
         for ref, mine in names.items():
@@ -202,6 +219,8 @@ def _expectation(e: Expectation, amap: AlertMap) -> tuple[Expectation, list[str]
     subject = e.subject
     if kind.names_alert and subject != "*":
         subject = amap.alert(subject) or subject      # not covered: the reference's name, so it stays n/a
+    elif kind.subject == "recording rule":
+        subject = amap.record(subject) or subject
     params = dict(e.params)
     for name in ALERT_FIELDS:
         if params.get(name):
@@ -258,9 +277,10 @@ def apply_map(scenarios: Sequence[Scenario], amap: AlertMap) -> Mapped:
 
 
 def map_scenarios(scenarios: Sequence[Scenario], amap: AlertMap, catalog: Catalog,
-                  reference_alerts: Iterable[str]) -> Mapped:
-    """Check the map against the reference names and the loaded packs, then apply it."""
-    errors = map_problems(amap, catalog, reference_alerts, shipped_receivers())
+                  reference: Reference | None = None) -> Mapped:
+    """Check the map against the reference names (default: the shipped packs') and the loaded packs, then apply
+    it."""
+    errors = map_problems(amap, catalog, reference or shipped_names())
     if errors:
         raise MapInvalid(errors)
     return apply_map(scenarios, amap)
@@ -268,9 +288,7 @@ def map_scenarios(scenarios: Sequence[Scenario], amap: AlertMap, catalog: Catalo
 
 def map_items(items: Sequence[Any], map_file: str | Path, catalog: Catalog) -> list[str]:
     """The pytest plugin's hook: each collected scenario item's ``scenario`` in the pack's names; the notes."""
-    from harness.scenario.suite import shipped_alerts
-
-    mapped = map_scenarios([i.scenario for i in items], load_map(map_file), catalog, shipped_alerts())
+    mapped = map_scenarios([i.scenario for i in items], load_map(map_file), catalog)
     for item, scn in zip(items, mapped.scenarios, strict=True):
         item.scenario = scn
     return mapped.notes

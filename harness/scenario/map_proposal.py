@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.durations import format_duration
-from harness.rules.promql import read
+from harness.rules.promql import Reading, read
 from harness.rules.roles import receiver_roles
 from harness.rules.routing import Route, build_route, receivers_for
 from harness.scenario.catalog import AlertRule, Catalog, expand_records, load_catalog
@@ -48,17 +48,22 @@ class Watch:
         return frozenset(COMPARISONS[op] for op, _ in self.comparisons)
 
 
-def watch(rule: AlertRule, records: Mapping[str, str]) -> Watch:
-    r = read(expand_records(rule.expr, records))
+def metrics_read(r: Reading) -> frozenset[str]:
+    """The metric names a reading selects; ``up`` with its job, since every target has one."""
     metrics = set()
     for s in r.selectors:
         if not s.metric:
             continue
         job = next((m.value for m in s.matchers if m.name == "job" and m.op == "="), None)
         metrics.add(f'up{{job="{job}"}}' if s.metric == "up" and job else s.metric)
+    return frozenset(metrics)
+
+
+def watch(rule: AlertRule, records: Mapping[str, str]) -> Watch:
+    r = read(expand_records(rule.expr, records))
     comparisons = [(b.op, n) for b in r.binaries if b.op in COMPARISONS
                    for n in (b.rhs.number, b.lhs.number) if n is not None]
-    return Watch(rule.name, frozenset(metrics), tuple(dict.fromkeys(comparisons)), rule.for_s,
+    return Watch(rule.name, metrics_read(r), tuple(dict.fromkeys(comparisons)), rule.for_s,
                  rule.labels.get("severity"))
 
 
@@ -139,6 +144,30 @@ def pair_alerts(reference: Catalog, theirs: Catalog) -> list[Pairing]:
     return out
 
 
+def pair_records(reference: Catalog, theirs: Catalog) -> list[Pairing]:
+    """Each reference recording rule -> the pack's recording rule that reads the same metrics (through the recording
+    rules it reads), the name breaking ties."""
+    def reads(name: str, records: Mapping[str, str]) -> frozenset[str]:
+        return metrics_read(read(expand_records(records[name], records))) - {name}
+
+    out = []
+    for ref in sorted(reference.record_exprs):
+        mine = reads(ref, reference.record_exprs)
+        scored = []
+        for cand in sorted(theirs.record_exprs):
+            got = reads(cand, theirs.record_exprs)
+            if mine & got:
+                scored.append((len(mine & got) / len(mine | got)
+                               + 0.2 * difflib.SequenceMatcher(None, ref, cand).ratio(), cand, got))
+        if scored:
+            _, best, got = max(scored)
+            same = "same metrics" if got == mine else f"{len(mine & got)} of its {len(mine)} metrics"
+            out.append(Pairing(ref, best, f"{best}: reads {', '.join(sorted(mine & got))} as {ref} does ({same})"))
+        else:
+            out.append(Pairing(ref, None, f"no recording rule reads {', '.join(sorted(mine))}"))
+    return out
+
+
 def _route(doc: Mapping[str, Any], source: str) -> Route:
     return build_route(doc.get("route") or {}, source=source)
 
@@ -204,12 +233,14 @@ def pair_severities(reference: Catalog, theirs: Catalog, alerts: Sequence[Pairin
 @dataclass(frozen=True)
 class Proposal:
     alerts: list[Pairing]
+    records: list[Pairing]
     receivers: list[Pairing]
     severities: list[Pairing]
     source: str
 
     def as_map(self) -> dict[str, Any]:
         out: dict[str, Any] = {"alerts": {p.reference: p.theirs for p in self.alerts},
+                               "records": {p.reference: p.theirs for p in self.records},
                                "receivers": {p.reference: p.theirs for p in self.receivers}}
         if self.severities:
             out["labels"] = {"severity": {p.reference: p.theirs for p in self.severities}}
@@ -219,7 +250,8 @@ class Proposal:
 def propose(reference: Catalog, ref_doc: Mapping[str, Any], theirs: Catalog,
             their_doc: Mapping[str, Any], source: str = "") -> Proposal:
     alerts = pair_alerts(reference, theirs)
-    return Proposal(alerts, pair_receivers(reference, ref_doc, theirs, their_doc, alerts),
+    return Proposal(alerts, pair_records(reference, theirs),
+                    pair_receivers(reference, ref_doc, theirs, their_doc, alerts),
                     pair_severities(reference, theirs, alerts), source)
 
 
@@ -246,6 +278,7 @@ def render(p: Proposal) -> str:
             lines.append(f"{indent}{_scalar(x.reference)}: {_scalar(x.theirs)}")
 
     section("alerts:", p.alerts)
+    section("records:", p.records)
     section("receivers:", p.receivers)
     if p.severities:
         lines += ["labels:", "  severity:"]

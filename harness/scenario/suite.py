@@ -119,7 +119,7 @@ def plan_run(paths: Sequence[str | Path], rule_files: Sequence[str | Path], aler
     if map_file is not None:   # before validation, so that `applicable` sees the pack's names
         from harness.scenario.alertmap import load_map, map_scenarios
 
-        mapped = map_scenarios(scenarios, load_map(map_file), catalog, shipped_alerts())
+        mapped = map_scenarios(scenarios, load_map(map_file), catalog)
         scenarios, notes = mapped.scenarios, mapped.notes
     skipped: dict[str, list[str]] = {}
     run: list[Scenario] = []

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.scenario.alertmap import MapInvalid, apply_map, load_map, map_problems, map_scenario, parse_map
+from harness.scenario.alertmap import (
+    MapInvalid,
+    apply_map,
+    load_map,
+    map_problems,
+    map_scenario,
+    parse_map,
+    shipped_names,
+)
 from harness.scenario.catalog import Catalog, load_catalog
 from harness.scenario.model import parse_scenario
 from harness.scenario.suite import REFERENCE_ALERTMANAGER, applicable, plan_run, reference_rule_files
@@ -76,6 +84,13 @@ def test_an_alert_the_pack_lacks_keeps_its_scenario_not_applicable() -> None:
         assert mapped == scn and applicable(mapped, pack) == ["ErrorRateHigh"]
 
 
+def test_a_map_renames_the_recording_rule_of_an_error_budget_check() -> None:
+    scn = parse_scenario("name: b\nduration: 5m\nexpect:\n  - error_budget: slo:api:error_budget:remaining\n"
+                         "    objective: 0.999\n    consumed: 2%\n")
+    mapped, _ = map_scenario(scn, parse_map("records: {'slo:api:error_budget:remaining': budget:left}\n", "m.yml"))
+    assert [e.subject for e in mapped.expectations] == ["budget:left"]
+
+
 def test_an_empty_map_changes_nothing() -> None:
     scn = parse_scenario(SCENARIO)
     out = apply_map([scn], parse_map("", "empty.yml"))
@@ -105,7 +120,7 @@ def test_names_neither_side_knows_are_errors_with_the_closest_names(tmp_path: Pa
     pack = Catalog(alerts={"PostgresqlDown": REFERENCE.alerts["PostgreSQLDown"],
                            "RedisInstanceDown": REFERENCE.alerts["RedisDown"]},
                    receivers=frozenset({"oncall-pd", "team-slack"}))
-    errors = [str(e) for e in map_problems(amap, pack, REFERENCE.alerts, REFERENCE.receivers)]
+    errors = [str(e) for e in map_problems(amap, pack, shipped_names())]
     assert errors == [
         "m.yml:2: alerts: 'RedisDwn' is no alert of the reference packs the scenarios name\n"
         "Hint: did you mean RedisDown?",

@@ -18,7 +18,6 @@ from harness.scenario.suite import (
     applicable,
     reference_rule_files,
     scenario_files,
-    shipped_alerts,
     validation_context,
 )
 from harness.scenario.validate import validate_scenarios
@@ -107,6 +106,22 @@ def test_each_reference_alert_maps_to_the_rule_that_reads_the_same_metrics(pack:
         "ErrorBudgetExhausted": None, "ErrorBudgetNearlyExhausted": None}
 
 
+def test_recording_rules_map_by_the_metrics_they_read(pack: tuple[Path, Path], tmp_path: Path) -> None:
+    _, m = proposal_for(pack)
+    assert set(m["records"].values()) == {None}     # the pack records nothing
+    rules, am = pack
+    (tmp_path / "slo.yml").write_text("groups:\n- name: slo\n  rules:\n  - record: sli:latency:good_ratio\n"
+                                      "    expr: sum(rate(http_request_duration_seconds_bucket{le='0.1'}[5m])) / "
+                                      "sum(rate(http_request_duration_seconds_count[5m]))\n")
+    p = propose(load_catalog(reference_rule_files(), REFERENCE_ALERTMANAGER),
+                yaml.safe_load(REFERENCE_ALERTMANAGER.read_text()), load_catalog([rules, tmp_path / "slo.yml"], am),
+                yaml.safe_load(AM))
+    assert [(x.reference, x.theirs, x.reason) for x in p.records if x.theirs] == [
+        ("slo:api:latency:ratio", "sli:latency:good_ratio", "sli:latency:good_ratio: reads "
+         "http_request_duration_seconds_bucket, http_request_duration_seconds_count as slo:api:latency:ratio does "
+         "(same metrics)")]
+
+
 def test_every_line_has_its_reason(pack: tuple[Path, Path]) -> None:
     p, _ = proposal_for(pack)
     why = {x.reference: x.reason for x in p.alerts}
@@ -152,7 +167,7 @@ def test_with_the_proposed_map_every_scenario_the_pack_covers_applies(pack: tupl
     scenarios = [load_scenario(f) for f in scenario_files(["scenarios"])]
     before = [s.name for s in scenarios if not applicable(s, catalog)]
     p, _ = proposal_for(pack)
-    mapped = map_scenarios(scenarios, parse_map(render(p), "proposed.yml"), catalog, shipped_alerts())
+    mapped = map_scenarios(scenarios, parse_map(render(p), "proposed.yml"), catalog)
     after = [s for s in mapped.scenarios if not applicable(s, catalog)]
     assert (len(scenarios), len(before), len(after)) == (36, 1, 24)   # before: the healthy baseline only
     validate_scenarios(after, validation_context(catalog))   # the pack's names and receivers throughout
