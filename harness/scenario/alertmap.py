@@ -35,7 +35,7 @@ from ruamel.yaml.error import YAMLError
 
 from harness.errors import InvalidFile, ValidationError
 from harness.scenario.catalog import Catalog, load_catalog
-from harness.scenario.expectations import KINDS
+from harness.scenario.expectations import KINDS, expected_to_fire
 from harness.scenario.expectations.base import MAP, suggest
 from harness.scenario.model import Expectation, Scenario
 from harness.yamlio import key_line, round_trip_yaml
@@ -208,13 +208,8 @@ class Mapped:
     notes: list[str]
 
 
-def _receivers(refs: Sequence[Any], amap: AlertMap) -> list[str]:
-    out = [amap.receiver(str(r)) for r in refs]
-    return list(dict.fromkeys(r for r in out if r is not None))
-
-
 def _expectation(e: Expectation, amap: AlertMap) -> tuple[Expectation, list[str]]:
-    """The expectation in the pack's names, and the not_receivers dropped as also receivers."""
+    """The expectation in the pack's names, and what changed beyond a rename."""
     kind = KINDS[e.kind]
     subject = e.subject
     if kind.names_alert and subject != "*":
@@ -222,22 +217,27 @@ def _expectation(e: Expectation, amap: AlertMap) -> tuple[Expectation, list[str]
     elif kind.subject == "recording rule":
         subject = amap.record(subject) or subject
     params = dict(e.params)
+    notes: list[str] = []
     for name in ALERT_FIELDS:
         if params.get(name):
             params[name] = amap.alert(str(params[name])) or params[name]
     for name in RECEIVER_FIELDS:
         if name in params:
-            params[name] = _receivers(params[name] or [], amap)
+            refs = [str(r) for r in params[name] or []]
+            if name == "receivers" and (gone := [r for r in refs if amap.receiver(r) is None]):
+                notes.append(f"receivers {', '.join(gone)} dropped: {amap.file} says the pack has no such receiver")
+            params[name] = list(dict.fromkeys(m for r in refs if (m := amap.receiver(r)) is not None))
     for f in kind.fields:
         if f.value == MAP and isinstance(params.get(f.name), Mapping):
             params[f.name] = amap.label_values(params[f.name])
-    both: list[str] = []
-    if "receivers" in params and "not_receivers" in params:
-        # Two reference receivers the pack merged into one (slack-critical and slack-warnings in one channel):
-        # the receiver that must be notified cannot also be one that must not.
-        both = [r for r in params["not_receivers"] if r in params["receivers"]]
+    # Two reference receivers the pack merged into one (slack-critical and slack-warnings in one channel): the
+    # receiver that must be notified cannot also be one that must not.
+    both = [r for r in params.get("not_receivers", []) if r in params.get("receivers", [])]
+    if both:
+        notes.append(f"not_receivers {', '.join(both)} dropped: the map makes it a receiver the alert must also "
+                     "notify")
         params["not_receivers"] = [r for r in params["not_receivers"] if r not in both]
-    return replace(e, subject=subject, params=params), both
+    return replace(e, subject=subject, params=params), notes
 
 
 def _uncovered(e: Expectation, amap: AlertMap) -> bool:
@@ -248,8 +248,7 @@ def map_scenario(scn: Scenario, amap: AlertMap) -> tuple[Scenario, list[str]]:
     """One scenario in the pack's names, and what changed beyond a rename."""
     notes: list[str] = []
     exps = list(scn.expectations)
-    covered = [e for e in exps if KINDS[e.kind].names_alert and e.subject != "*" and not _uncovered(e, amap)]
-    if covered:
+    if any(KINDS[e.kind].names_alert and e.subject != "*" and not _uncovered(e, amap) for e in exps):
         dropped = [e for e in exps if e.kind == "silent" and _uncovered(e, amap)]
         if dropped:
             notes.append(f"{scn.name}: silent {', '.join(e.subject for e in dropped)} dropped: "
@@ -257,12 +256,17 @@ def map_scenario(scn: Scenario, amap: AlertMap) -> tuple[Scenario, list[str]]:
         exps = [e for e in exps if e not in dropped]
     mapped = []
     for e in exps:
-        m, both = _expectation(e, amap)
-        if both:
-            notes.append(f"{scn.name}: {e.kind} {m.subject}: not_receivers {', '.join(both)} dropped: the map makes "
-                         "it a receiver the alert must also notify")
+        m, changed = _expectation(e, amap)
+        notes += [f"{scn.name}: {e.kind} {m.subject}: {c}" for c in changed]
         mapped.append(m)
-    return replace(scn, expectations=tuple(mapped)), notes
+    # Two reference alerts the pack watches with one rule (an error rate and an availability SLO): the scenario
+    # cannot want it both to fire and to stay silent. Silence of one series (``labels:``) may still hold.
+    fire = expected_to_fire(replace(scn, expectations=tuple(mapped)))
+    clash = [m for m in mapped if m.kind == "silent" and m.subject in fire and not m.params.get("labels")]
+    if clash:
+        notes.append(f"{scn.name}: silent {', '.join(m.subject for m in clash)} dropped: the map makes it the alert "
+                     "the scenario expects to fire")
+    return replace(scn, expectations=tuple(m for m in mapped if m not in clash)), notes
 
 
 def apply_map(scenarios: Sequence[Scenario], amap: AlertMap) -> Mapped:

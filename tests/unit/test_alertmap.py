@@ -175,3 +175,19 @@ def test_the_pytest_option_maps_collected_scenarios(pytester: pytest.Pytester) -
     result = pytester.runpytest("-q", "scenarios", "--rules", str(rules), "--map", "map.yml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*map.yml:2: alerts.RedisDown: alert 'Mne' is not in the loaded rule files*"])
+
+
+def test_checks_a_merge_makes_contradictory_are_dropped_with_a_note() -> None:
+    scn = parse_scenario("name: m\nduration: 10m\nfaults: [{kind: crash, target: redis, start: 1m, duration: 5m}]\n"
+                         "expect:\n  - fires: RedisDown\n  - silent: [PostgreSQLDown, ErrorRateHigh]\n"
+                         "  - silent: PostgreSQLDown\n    labels: {instance: pg}\n"
+                         "  - notified: RedisDown\n    receivers: [pagerduty-critical, email]\n")
+    amap = parse_map("alerts: {RedisDown: TargetDown, PostgreSQLDown: TargetDown}\n"
+                     "receivers: {pagerduty-critical: pd, email: null}\n", "m.yml")
+    mapped, notes = map_scenario(scn, amap)
+    assert [(e.kind, e.subject, dict(e.params)) for e in mapped.expectations] == [
+        ("fires", "TargetDown", {}), ("silent", "ErrorRateHigh", {}),
+        ("silent", "TargetDown", {"labels": {"instance": "pg"}}),   # one series of it may still be silent
+        ("notified", "TargetDown", {"receivers": ["pd"]})]
+    assert notes == ["m: notified TargetDown: receivers email dropped: m.yml says the pack has no such receiver",
+                     "m: silent TargetDown dropped: the map makes it the alert the scenario expects to fire"]
