@@ -100,8 +100,12 @@ def _for(seconds: float) -> str:
     return format_duration(seconds) if seconds > 0 else "0s"
 
 
+def _number(n: float) -> str:
+    return str(int(n)) if n.is_integer() and abs(n) < 1e15 else f"{n:g}"
+
+
 def _comparisons(w: Watch) -> str:
-    return ", ".join(f"{op} {n:g}" for op, n in w.comparisons)
+    return ", ".join(f"{op} {_number(n)}" for op, n in w.comparisons)
 
 
 def reason(ref: Watch, cand: Watch) -> str:
@@ -307,10 +311,14 @@ def main(argv: list[str]) -> int:
     their_doc = yaml.safe_load(Path(args.alertmanager_config).read_text(encoding="utf-8")) or {}
     source = (f"from rules {', '.join(p.name for p in rules)} and Alertmanager config "
               f"{Path(args.alertmanager_config).name}")
-    text = render(propose(reference, ref_doc, theirs, their_doc, source))
+    proposal = propose(reference, ref_doc, theirs, their_doc, source)
+    text = render(proposal)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}")
+        counts = [f"{sum(x.theirs is not None for x in xs)} of {len(xs)} {what}" for what, xs in
+                  (("alerts", proposal.alerts), ("recording rules", proposal.records),
+                   ("receivers", proposal.receivers))]
+        print(f"wrote {args.out}: {', '.join(counts)} mapped; read the reason above each line before using it")
     else:
         print(text, end="")
     return 0
