@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("harness.scenario.cli:main_demo", "a short tour: reference pack, SLO, published defects"),
     "coverage": ("harness.scenario.coverage_cli:main_coverage",
                  "run every failure mode the stack can inject: what fires, who is notified, who is paged"),
+    "map": ("harness.scenario.map_proposal:main",
+            "propose a map of the scenarios' alert and receiver names to your pack's, with reasons"),
     "kinds": ("harness.scenario.expectations.reference:main",
               "the scenario format: every fault and expectation kind, its fields and an example"),
     "report": ("harness.report.cli:main", "rebuild or locate a run's report"),

@@ -32,6 +32,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="rule files to verify (default: the reference pack)")
     group.addoption("--alertmanager-config", default=None, metavar="FILE", help="Alertmanager config to verify")
     group.addoption("--time-scale", type=float, default=None, help="compress time by this factor (1 = real)")
+    group.addoption("--map", default=None, metavar="FILE", help="alert and receiver map: the scenarios' reference "
+                    "names in your pack's names (`harness map` proposes one)")
 
 
 class HarnessSession:
@@ -48,6 +50,7 @@ class HarnessSession:
                                                                  "alertmanager_config")}))
         self._catalog: Any = None
         self.run: Any = None
+        self.notes: list[str] = []   # for the report: the alert map applied
 
     @property
     def catalog(self) -> Any:
@@ -64,7 +67,7 @@ class HarnessSession:
 
             self.run = Run(self.cfg, kind="pytest", rule_files=self.cfg.rule_files,
                            alertmanager_config=self.cfg.alertmanager_path, rule_alerts=sorted(self.catalog.alerts),
-                           receivers=sorted(self.catalog.receivers)).open()
+                           receivers=sorted(self.catalog.receivers), notes=self.notes).open()
         return self.run.session()
 
     def ensure_stack(self) -> Any:
@@ -103,6 +106,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     hs = config.stash[_KEY]
     try:
         catalog = hs.catalog
+        if config.getoption("--map"):   # before validation, so that `applicable` sees the pack's names
+            from harness.scenario.alertmap import map_items
+
+            hs.notes += map_items(yaml_items, config.getoption("--map"), catalog)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     runnable = []

@@ -38,6 +38,8 @@ def _parser(prog: str, description: str, *, scenarios: bool = True) -> argparse.
                    "[tool.harness] rules, then the reference packs; `harness config` shows which)")
     p.add_argument("--alertmanager-config", metavar="FILE", help="Alertmanager config (default: "
                    "HARNESS_ALERTMANAGER_CONFIG, then [tool.harness], then the reference config)")
+    p.add_argument("--map", metavar="FILE", help="an alert and receiver map: the scenarios' reference names in "
+                   "your pack's names (`harness map` proposes one)")
     p.add_argument("--time-scale", type=float, help="compress production durations by this factor")
     p.add_argument("--backend", choices=("local", "docker", "external"))
     p.add_argument("--load-workers", type=int, help="run Locust as a master with N local workers")
@@ -63,6 +65,8 @@ def print_summary(out: SuiteResult, plan: Plan) -> None:
               f"{detail[:160]}")
     for name, missing in plan.not_applicable.items():
         print(f"{name:<{width}}  n/a     -       rule files lack {', '.join(missing)}")
+    for note in plan.notes:
+        print(f"note: {note}")
     passed = sum(r.passed for r in out.results)
     print(f"\n{passed}/{len(out.results)} scenarios passed"
           + (" (interrupted)" if out.interrupted else "") + (f"; error: {out.error}" if out.error else ""))
@@ -77,7 +81,7 @@ def main_verify(argv: list[str]) -> int:
                    f"{CONFIRM_SCALE:g} and report failures that do not reproduce as compression-sensitive")
     args = p.parse_args(argv)
     cfg = resolve_flags(args)
-    plan = plan_run(args.scenarios, cfg.rule_files, cfg.alertmanager_path)
+    plan = plan_run(args.scenarios, cfg.rule_files, cfg.alertmanager_path, map_file=args.map)
     out = run_plan(plan, cfg, kind="verify", on_result=_progress,
                    confirm_scale=CONFIRM_SCALE if args.confirm else None)
     print_summary(out, plan)
@@ -96,7 +100,7 @@ def main_audit(argv: list[str]) -> int:
                    f"(default {CONFIRM_SCALE:g}; 0: do not confirm)")
     args = p.parse_args(argv)
     cfg = resolve_flags(args, AUDIT_DEFAULTS)
-    plan = plan_run(args.scenarios, cfg.rule_files, cfg.alertmanager_path)
+    plan = plan_run(args.scenarios, cfg.rule_files, cfg.alertmanager_path, map_file=args.map)
     def findings(pl: Plan, results: list[ScenarioResult]) -> list[dict[str, Any]]:
         return audit_findings(pl.catalog, results, exported_metric(pl.catalog))
 
@@ -161,7 +165,8 @@ def main_mutate(argv: list[str]) -> int:
     args = p.parse_args(argv)
     cfg = resolve_flags(args)
     plan = plan_mutation(args.scenarios, cfg.rule_files, cfg.alertmanager_path,
-                         time_scale=cfg.time_scale, alerts=args.alert, trust_original=args.trust_original)
+                         time_scale=cfg.time_scale, alerts=args.alert, trust_original=args.trust_original,
+                         map_file=args.map)
     print(render_plan(plan), flush=True)
     if args.plan:
         for s in plan.schedules:
@@ -210,7 +215,8 @@ def main_drill(argv: list[str]) -> int:
     p.add_argument("scenario", help="the scenario file")
     args = p.parse_args(argv)
     cfg = resolve_flags(args)
-    plan = plan_run([args.scenario], cfg.rule_files, cfg.alertmanager_path, only_applicable=False)
+    plan = plan_run([args.scenario], cfg.rule_files, cfg.alertmanager_path, only_applicable=False,
+                    map_file=args.map)
     if not plan.scenarios:
         raise HarnessError(f"{args.scenario} holds no scenario")
     view = DrillView(Path(cfg.reports_dir))

@@ -212,9 +212,9 @@ def notifications_apart(alertmanager_config: str | Path) -> bool:
 
 def plan_mutation(scenario_paths: Sequence[str | Path], rule_files: Sequence[str | Path],
                   alertmanager_config: str | Path, *, time_scale: float, alerts: Sequence[str] = (),
-                  trust_original: bool = False) -> MutationPlan:
+                  trust_original: bool = False, map_file: str | Path | None = None) -> MutationPlan:
     """Scenarios validated, mutants generated and each mutant's scenarios chosen, before anything starts."""
-    original = plan_run(scenario_paths, rule_files, alertmanager_config)
+    original = plan_run(scenario_paths, rule_files, alertmanager_config, map_file=map_file)
     mutants = generate_mutants(original.rule_files, alertmanager_config, alerts=alerts)
     notes: list[str] = []
     kinds = PROMETHEUS_KINDS

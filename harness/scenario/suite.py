@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,7 @@ class Plan:
     catalog: Catalog
     rule_files: list[Path]
     alertmanager_config: Path
+    notes: list[str] = field(default_factory=list)   # e.g. the alert map applied (harness.scenario.alertmap)
 
 
 def load_packs(rule_files: Sequence[str | Path], alertmanager_config: str | Path) -> tuple[list[Path], Catalog]:
@@ -88,9 +89,15 @@ def load_packs(rule_files: Sequence[str | Path], alertmanager_config: str | Path
 
 
 def plan_run(paths: Sequence[str | Path], rule_files: Sequence[str | Path], alertmanager_config: str | Path,
-             *, only_applicable: bool = True) -> Plan:
+             *, only_applicable: bool = True, map_file: str | Path | None = None) -> Plan:
     rules, catalog = load_packs(rule_files, alertmanager_config)
     scenarios = [load_scenario(p) for p in scenario_files(paths)]
+    notes: list[str] = []
+    if map_file is not None:   # before validation, so that `applicable` sees the pack's names
+        from harness.scenario.alertmap import load_map, map_scenarios
+
+        mapped = map_scenarios(scenarios, load_map(map_file), catalog)
+        scenarios, notes = mapped.scenarios, mapped.notes
     skipped: dict[str, list[str]] = {}
     run: list[Scenario] = []
     for scn in scenarios:
@@ -100,7 +107,7 @@ def plan_run(paths: Sequence[str | Path], rule_files: Sequence[str | Path], aler
         else:
             run.append(scn)
     validate_scenarios(run, validation_context(catalog))
-    return Plan(run, skipped, catalog, rules, Path(alertmanager_config))
+    return Plan(run, skipped, catalog, rules, Path(alertmanager_config), notes)
 
 
 def run_plan(plan: Plan, cfg: Config, *, kind: str, on_result: Callable[[ScenarioResult], None] | None = None,
@@ -156,8 +163,9 @@ def run_plans(plans: Sequence[Plan], cfg: Config, *, kind: str,
                 log.exception("completing the report failed")
                 report.notes.append(f"completing the report failed: {type(exc).__name__}: {exc}")
 
-    notes = [*notes, *(f"not applicable: {name} (rule files lack {', '.join(m)})"
-                       for pl in plans for name, m in pl.not_applicable.items())]
+    notes = [*notes, *(n for pl in plans for n in pl.notes),
+             *(f"not applicable: {name} (rule files lack {', '.join(m)})"
+               for pl in plans for name, m in pl.not_applicable.items())]
     with Run(cfg, kind=kind, rule_files=plans[0].rule_files, alertmanager_config=plans[0].alertmanager_config,
              rule_alerts=sorted({a for pl in plans for a in pl.catalog.alerts}),
              receivers=sorted({r for pl in plans for r in pl.catalog.receivers}),
