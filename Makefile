@@ -51,7 +51,10 @@ audit-check: setup
 audit-full: setup
 	$(VENV)/bin/harness audit --confirm-scale 0 --expect scenarios/expected-findings.json
 
-test: setup lint typecheck unit integration scenarios audit-check
+TEST_STAGES := setup lint typecheck unit integration scenarios audit-check
+
+test:
+	@bash tests/run-stages.sh $(TEST_STAGES)
 
 # A short tour on one stack (reference fault, SLO, published defects); `harness audit` / `harness verify`
 # are the full runs.
