@@ -110,6 +110,8 @@ def audit_findings(catalog: Catalog, results: list[ScenarioResult],
                 alert = str(v.expected.split(" ", 1)[0])
             rule = catalog.alerts.get(alert)
             causes = receiver_causes(catalog, v.subject) if v.check == "notified" else []
+            if v.check == "pages":   # by meaning: the pager receivers' own problems
+                causes = [c for r in catalog.receivers_by_role.get("pager", ()) for c in receiver_causes(catalog, r)]
             if v.check == "record":
                 causes = record_causes(catalog.record_exprs.get(v.subject, ""))
             causes += lint_rule(rule, is_exported, catalog.record_exprs) if rule is not None and not causes else []

@@ -102,3 +102,15 @@ def test_a_latency_sli_that_is_not_a_share_is_named_and_the_fixed_one_is_not():
     assert finding_keys([finding]) == ["healthy_baseline: record -> slo:api:latency:ratio"]
     (fixed_finding,) = audit_findings(fixed, [res], exported)
     assert "quantile" not in fixed_finding["likely_cause"]
+
+
+def test_a_page_that_reached_nobody_names_the_pager_receivers_problem():
+    from harness.config import SEED_ALERTMANAGER
+
+    seed = load_catalog([RULES_DIR / "betting-alerts.yml"], SEED_ALERTMANAGER)
+    res = ScenarioResult("redis_down_fires", "f.yaml", 0, 10, 60, verdicts=[
+        Verdict("pages", "role:pager", FAIL, "one of 7 alerts delivered to pagerduty-critical within 60.00s",
+                "no notification")])
+    (found,) = audit_findings(seed, [res], exported)
+    assert "`service_key`" in found["likely_cause"]
+    assert finding_keys([found]) == ["redis_down_fires: pages -> role:pager"]
