@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.scenario.result import FAIL, PASS, Verdict
-from harness.timeline import ALERT_STATE, AM_STATE, NOTIFICATION, Event
+from harness.timeline import ALERT_STATE, AM_STATE, DELIVERY_PROBE, NOTIFICATION, Event
 
 
 @dataclass(frozen=True)
@@ -307,11 +307,12 @@ def latency_budget(latencies: np.ndarray, endpoint: str, *, percentile: float, b
 
 def deliveries(events: Sequence[Event], receivers: Iterable[str], *, start: float, end: float,
                status: str = "firing") -> list[tuple[Event, str]]:
-    """(event, alert) of every delivery the receiver's API accepted, to one of ``receivers`` in [start, end]."""
+    """(event, alert) of every delivery the receiver's API accepted, to one of ``receivers`` in [start, end];
+    the harness's own delivery probe is not an alert of the packs."""
     names = set(receivers)
     return [(e, a) for e in events if e.kind == NOTIFICATION and e.name in names and start <= e.t <= end
             and e.data.get("status", status) == status and e.data.get("accepted") is not False
-            for a in sorted(_notified_alertnames(e))]
+            for a in sorted(_notified_alertnames(e)) if a != DELIVERY_PROBE]
 
 
 def delivered_any(events: Sequence[Event], check: str, subject: str, *, alerts: Sequence[str],

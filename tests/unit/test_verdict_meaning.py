@@ -68,3 +68,9 @@ def test_no_page_passes_only_when_nothing_routed_to_a_pager_fires_in_the_window(
     carried = none_([st(2, "PgDown", "firing")])
     assert carried.status == FAIL and "firing from t=2.00s on" in carried.observed
     assert none_([st(25, "RedisGone", "firing"), st(28, "RedisGone", "inactive")]).status == FAIL
+
+
+def test_the_harness_delivery_probe_is_no_page():
+    from harness.timeline import DELIVERY_PROBE
+
+    assert none_([page(20, DELIVERY_PROBE)]).status == PASS
