@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 # subcommand -> ("module:function", one-line help). Each function takes argv (list[str]) -> exit code.
 COMMANDS: dict[str, tuple[str, str]] = {

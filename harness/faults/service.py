@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import requests
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.faults.fault import Fault
 from harness.faults.target import FaultTarget, service_url
 

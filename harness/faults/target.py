@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from harness.errors import HarnessError
-from harness.timeline import Timeline
+from harness.core.errors import HarnessError
+from harness.core.timeline import Timeline
 
 
 class Clock(Protocol):
-    """``harness.clock.RunClock`` or a fake: seconds since the run began."""
+    """``harness.core.clock.RunClock`` or a fake: seconds since the run began."""
 
     def now(self) -> float: ...
 

@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.clock import RunClock
-from harness.errors import HarnessError
+from harness.core.clock import RunClock
+from harness.core.errors import HarnessError
+from harness.core.timeline import PHASE, Timeline
 from harness.load.profile import (
     ArrivalSchedule,
     ConstantArrivalRate,
@@ -29,7 +30,6 @@ from harness.load.profile import (
     profile_to_dict,
 )
 from harness.load.records import RequestRecords, read_records
-from harness.timeline import PHASE, Timeline
 
 __all__ = ["ArrivalSchedule", "ConstantArrivalRate", "ConstantUsers", "LoadProfile", "LoadRun", "Ramp",
            "RequestRecords", "Spike", "Steps", "read_records", "run_load"]

@@ -25,8 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-from harness.clock import RunClock
-from harness.timeline import DELIVERY_PROBE, NOTIFICATION, Timeline
+from harness.core.clock import RunClock
+from harness.core.timeline import DELIVERY_PROBE, NOTIFICATION, Timeline
 
 HOST = "127.0.0.1"
 # Alertmanager's default "__subject" template: "[FIRING:2] AlertName other group values (common labels)".

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import RULES_DIR, STACK_DIR
-from harness.durations import format_duration, parse_duration
-from harness.errors import HarnessError, ValidationError
+from harness.core.durations import format_duration, parse_duration
+from harness.core.errors import HarnessError, ValidationError
 from harness.observe.sinks import SinkUrls
 from harness.rules.alertmanager import adapt_alertmanager_config, load_am_yaml
 from harness.rules.exported import exported_by

@@ -40,8 +40,8 @@ from typing import Any
 
 import yaml
 
-from harness.durations import format_duration
-from harness.errors import HarnessError
+from harness.core.durations import format_duration
+from harness.core.errors import HarnessError
 from harness.rules.exprtree import (
     AGGREGATE,
     BINARY,

@@ -9,8 +9,8 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from harness.durations import parse_duration
-from harness.errors import ValidationError
+from harness.core.durations import parse_duration
+from harness.core.errors import ValidationError
 from harness.rules.formats import PLAIN, normalise_rules
 from harness.rules.promql import PromQLSyntaxError, parse
 

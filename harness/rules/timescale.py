@@ -38,11 +38,11 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
-from harness.durations import format_duration, parse_duration
-from harness.errors import ValidationError
+from harness.core.durations import format_duration, parse_duration
+from harness.core.errors import ValidationError
+from harness.core.yamlio import key_line, round_trip_yaml
 from harness.rules.formats import load_rule_doc
 from harness.rules.promql import PromQLRewriteError, PromQLSyntaxError, Window, scale_expr
-from harness.yamlio import key_line, round_trip_yaml
 
 MIN_SCRAPES_PER_WINDOW = 4
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from harness.durations import parse_duration
-from harness.errors import HarnessError
+from harness.core.durations import parse_duration
+from harness.core.errors import HarnessError
 from harness.rules.formats import load_rule_doc
 from harness.rules.promql import PromQLSyntaxError, metric_names, parse, read
 from harness.rules.roles import receivers_by_role, resolve

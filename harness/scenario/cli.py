@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import AUDIT_DEFAULTS, resolve_flags
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.scenario.findings import (
     ExpectedFindings,
     audit_findings,
@@ -256,7 +256,7 @@ def render_drill(events: list[Any], now: float, records_dir: Path, clock: Any) -
     import numpy as np
     from rich.table import Table
 
-    from harness.timeline import ALERT_STATE, FAULT_END, FAULT_START, NOTIFICATION, PHASE
+    from harness.core.timeline import ALERT_STATE, FAULT_END, FAULT_START, NOTIFICATION, PHASE
 
     phase = next((e.name for e in reversed(events) if e.kind == PHASE), "starting")
     started = {e.name: e for e in events if e.kind == FAULT_START}

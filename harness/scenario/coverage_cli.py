@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from harness.config import resolve_flags
-from harness.durations import format_whole
+from harness.core.durations import format_whole
 from harness.scenario.catalog import Catalog
 from harness.scenario.criteria import DEFAULT_CRITERIA, Criteria, judge, load_criteria
 from harness.scenario.failure_modes import CATALOGUE, FailureModes, load_failure_modes, observing_every_alert

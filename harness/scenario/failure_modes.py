@@ -27,7 +27,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from harness.config import STACK_DIR
-from harness.errors import HarnessError, InvalidFile, ValidationError
+from harness.core.errors import HarnessError, InvalidFile, ValidationError
 from harness.faults.spec import KIND_SPECS, PROCESS, PROXIES, SERVICES
 from harness.scenario.expectations import suggest
 from harness.scenario.model import Expectation, Located, Scenario, parse_history, scenario_from_node, yaml_line

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.rules.promql import PromQLSyntaxError, read
 from harness.scenario.catalog import AlertRule, Catalog, expand_records
 from harness.scenario.result import FAIL, ScenarioResult

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.durations import format_duration
+from harness.core.durations import format_duration
 from harness.rules.promql import Reading, read
 from harness.rules.roles import receiver_roles
 from harness.rules.routing import Route, build_route, receivers_for

@@ -21,8 +21,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from harness.durations import parse_duration
-from harness.errors import ValidationError
+from harness.core.durations import parse_duration
+from harness.core.errors import ValidationError
 from harness.scenario.expectations import KINDS
 from harness.scenario.expectations.base import DURATION, LIST, MAP, share
 from harness.scenario.history import History

@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from harness.durations import format_duration
+from harness.core.durations import format_duration
 from harness.rules.mutants import (
     LABELS,
     WEAKER,
@@ -580,7 +580,7 @@ def check_packs(plan: MutationPlan, root: Path) -> None:
     expression was already parsed with promql-parser)."""
     import shutil
 
-    from harness.errors import HarnessError
+    from harness.core.errors import HarnessError
     from harness.rules.check import promtool_check
 
     if not plan.mutants.mutants or shutil.which("promtool") is None:
@@ -599,7 +599,7 @@ def run_mutate(plan: MutationPlan, cfg: Any, on_attempt: Callable[[MutantOutcome
     section, on every path. Returns (the suite result, the mutation result)."""
     import tempfile
 
-    from harness.errors import HarnessError
+    from harness.core.errors import HarnessError
     from harness.scenario.run import Run, Session
 
     if cfg.backend != "local":

@@ -26,7 +26,8 @@ from types import TracebackType
 from typing import Any
 
 from harness.config import Config
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.timeline import MARK
 from harness.scenario.catalog import Catalog, load_catalog
 from harness.scenario.model import Scenario
 from harness.scenario.resolution import EventRates
@@ -34,7 +35,6 @@ from harness.scenario.result import ScenarioResult
 from harness.scenario.runner import RunOptions, ScenarioRunner
 from harness.scenario.timing import RealTerms
 from harness.signals import sigterm_as_interrupt
-from harness.timeline import MARK
 
 log = logging.getLogger("harness.run")
 
@@ -208,9 +208,9 @@ class Run:
                  on_result: Callable[[ScenarioResult], None] | None = None,
                  on_start: Callable[[Any, Path], None] | None = None,
                  finish: Callable[[Any], None] | None = None) -> None:
-        from harness.clock import RunClock
+        from harness.core.clock import RunClock
+        from harness.core.timeline import Timeline
         from harness.report.model import RunReport
-        from harness.timeline import Timeline
 
         self.cfg = cfg
         self.rule_files = list(rule_files)

@@ -13,7 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from harness.clock import RunClock
+from harness.core.clock import RunClock
+from harness.core.timeline import MARK, PHASE, Timeline
 from harness.observe.alertmanager import AlertmanagerClient
 from harness.observe.prometheus import PrometheusClient
 from harness.rules.promql import split_comparison
@@ -34,7 +35,6 @@ from harness.scenario.timing import (
     choose_scale,
     job_intervals,
 )
-from harness.timeline import MARK, PHASE, Timeline
 
 log = logging.getLogger("harness.scenario")
 

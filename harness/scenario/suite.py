@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import REPO_ROOT, RULES_DIR, Config
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.scenario.catalog import Catalog, load_catalog
 from harness.scenario.model import Scenario, load_scenario
 from harness.scenario.result import ScenarioResult

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import REFERENCE_ALERTMANAGER, SEED_ALERTMANAGER, Config, reference_rule_files, seed_rule_files
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.scenario import suite
 from harness.scenario.findings import (
     ExpectedFindings,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from harness.errors import InvalidFile, ValidationError
+from harness.core.errors import InvalidFile, ValidationError
 from harness.faults.spec import KIND_SPECS, PROXIES, SERVICES, spec_problems
 from harness.scenario.expectations import problems as expectation_problems
 from harness.scenario.model import FaultSpec, Scenario

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.clock import RunClock
 from harness.config import Config
-from harness.errors import HarnessError
+from harness.core.clock import RunClock
+from harness.core.errors import HarnessError
+from harness.core.timeline import Timeline
 from harness.stack.model import RECORDER_POLL_S, ProcessControl, ServiceInfo, Stack
-from harness.timeline import Timeline
 
 __all__ = ["ProcessControl", "ServiceInfo", "Stack", "start_stack"]
 

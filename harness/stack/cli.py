@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import Config, resolve_flags
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.stack.core.readiness import HttpReady, PortReady, ReadyCheck
 from harness.stack.core.runstate import process_alive, process_start_time, sweep_dead_runs
 from harness.stack.model import Stack

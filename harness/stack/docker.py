@@ -6,12 +6,12 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from harness.clock import RunClock
 from harness.config import REPO_ROOT, Config
-from harness.errors import HarnessError
+from harness.core.clock import RunClock
+from harness.core.errors import HarnessError
+from harness.core.timeline import Timeline
 from harness.stack.core.runstate import new_run_id
 from harness.stack.model import ProcessControl, ServiceInfo, Stack
-from harness.timeline import Timeline
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKER_ALERTMANAGER = REPO_ROOT / "stack" / "alertmanager" / "docker.yml"

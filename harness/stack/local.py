@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.clock import RunClock
 from harness.config import Config
-from harness.errors import HarnessError
+from harness.core.clock import RunClock
+from harness.core.errors import HarnessError
+from harness.core.timeline import Timeline
 from harness.observe.sinks import NotificationSinks
 from harness.rules.packs import load_rules
 from harness.stack.core.binaries import find_binary
@@ -22,7 +23,6 @@ from harness.stack.core.steps import Step, run_steps
 from harness.stack.model import PROXY_NAMES, SERVICE_NAMES, ProcessControl, ServiceInfo, Stack
 from harness.stack.services import alertmanager, api, exporters, grafana, postgres, prometheus, redis, toxiproxy
 from harness.stack.services.plan import LocalPlan
-from harness.timeline import Timeline
 
 log = logging.getLogger("harness.stack")
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import requests
 
+from harness.core.timeline import DELIVERY_PROBE, MARK, NOTIFICATION
 from harness.faults import Faults
 from harness.scenario.resolution import EventRates, rates_from_counts
 from harness.scenario.timing import EXPORTER_OF, PRODUCTION_SCRAPE_TIMEOUT_S, RealTerms
 from harness.stack.model import Stack
-from harness.timeline import DELIVERY_PROBE, MARK, NOTIFICATION
 
 log = logging.getLogger("harness.stack")
 

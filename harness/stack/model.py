@@ -11,12 +11,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-from harness.clock import RunClock
-from harness.errors import HarnessError
+from harness.core.clock import RunClock
+from harness.core.errors import HarnessError
+from harness.core.timeline import Timeline
 from harness.faults.spec import PROXIES, SERVICES
 from harness.faults.target import ProcessHandle
 from harness.signals import sigterm_raises
-from harness.timeline import Timeline
 
 log = logging.getLogger("harness.stack")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import REPO_ROOT
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.report import RunReport, write_report
 from harness.report.browser import check_page, find_chromium
 from harness.scenario.result import ScenarioResult

@@ -8,7 +8,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from harness.config import STACK_DIR
-from harness.errors import ValidationError
+from harness.core.errors import ValidationError
 from harness.observe.sinks import SinkUrls
 from harness.rules.alertmanager import adapt_alertmanager_config
 

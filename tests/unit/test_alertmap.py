@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import REFERENCE_ALERTMANAGER, reference_rule_files
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.scenario.alertmap import (
     MapInvalid,
     apply_map,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.errors import ValidationError
+from harness.core.errors import ValidationError
 from harness.scenario.criteria import (
     DEFAULT_CRITERIA,
     CriteriaInvalid,

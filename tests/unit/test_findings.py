@@ -51,7 +51,7 @@ def test_findings_only_for_failures_and_stable_keys():
 def test_expected_findings_are_all_required_and_no_others_allowed():
     import pytest
 
-    from harness.errors import HarnessError
+    from harness.core.errors import HarnessError
     from harness.scenario.findings import ExpectedFindings
 
     want = ExpectedFindings.parse({"findings": ["a", "b"]}, "f.json")

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from harness.errors import ValidationError
+from harness.core.errors import ValidationError
 from harness.scenario.catalog import Catalog
 from harness.scenario.history import Backfill, BudgetLevels, History, budget_remaining, judge_budget
 from harness.scenario.model import parse_scenario

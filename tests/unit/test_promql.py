@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.durations import format_duration
+from harness.core.durations import format_duration
 from harness.rules.promql import (
     LabelMatcher,
     PromQLSyntaxError,

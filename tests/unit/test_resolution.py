@@ -2,6 +2,7 @@
 
 import pytest
 
+from harness.core.timeline import ALERT_STATE, Event
 from harness.scenario import verdict as V
 from harness.scenario.resolution import (
     AFFORDABLE_SCALE,
@@ -14,7 +15,6 @@ from harness.scenario.resolution import (
     unresolved,
 )
 from harness.scenario.timing import choose_scale
-from harness.timeline import ALERT_STATE, Event
 
 QUERY_LATENCY = """
 (histogram_quantile(0.95, sum by (le, query_name) (rate(query_duration_seconds_bucket{query_name="query1"}[5m])))

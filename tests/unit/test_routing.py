@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import ValidationError
+from harness.core.errors import ValidationError
 from harness.rules.routing import build_route, parse_matcher, receivers_for
 
 TREE = {

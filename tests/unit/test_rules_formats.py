@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import RULES_DIR
-from harness.errors import ValidationError
+from harness.core.errors import ValidationError
 from harness.rules.check import describe_pack
 from harness.rules.formats import MIMIRTOOL, NAMESPACE_MAP, PLAIN, PROMETHEUS_RULE, THANOS, normalise_rules
 from harness.rules.packs import load_rules, parse_rules

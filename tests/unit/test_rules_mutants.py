@@ -9,7 +9,7 @@ import promql_parser
 import pytest
 
 from harness.config import REFERENCE_ALERTMANAGER, reference_rule_files
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.rules.exprtree import BINARY, SELECTOR, parse_expr
 from harness.rules.mutants import (
     BRANCH_REMOVED,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import RULES_DIR
-from harness.errors import ValidationError
+from harness.core.errors import ValidationError
 from harness.rules.exported import exported_by
 from harness.rules.packs import load_rules, parse_rules
 from harness.rules.promql import metric_names

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.config import STACK_DIR
+from harness.core.timeline import NOTIFICATION, Event
 from harness.rules.check import describe_receivers
 from harness.rules.roles import ROLES, receiver_roles, receivers_by_role, resolve, role_of, role_problem
 from harness.scenario.catalog import load_catalog
@@ -12,7 +13,6 @@ from harness.scenario.model import parse_scenario
 from harness.scenario.result import FAIL, PASS
 from harness.scenario.validate import ScenarioInvalid, ValidationContext, validate_scenarios
 from harness.scenario.verdict import notified
-from harness.timeline import NOTIFICATION, Event
 from tests.unit.test_scenario_model import GOOD
 
 REFERENCE_AM = STACK_DIR / "alertmanager" / "reference.yml"

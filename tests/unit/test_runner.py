@@ -4,12 +4,12 @@ no sleeping (the fake sleep advances the fake clock)."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.core.timeline import ALERT_STATE, NOTIFICATION, Timeline
 from harness.rules.routing import build_route
 from harness.scenario.catalog import AlertRule, Catalog
 from harness.scenario.model import parse_scenario
 from harness.scenario.result import FAIL, PASS
 from harness.scenario.runner import RunOptions, ScenarioRunner
-from harness.timeline import ALERT_STATE, NOTIFICATION, Timeline
 
 
 class FakeClock:

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.clock import RunClock
+from harness.core.clock import RunClock
 from harness.load.records import RequestRecords
 from harness.observe.prometheus import PrometheusClient, Sample
 from harness.slo.compare import compare_window, histogram_share_le, ratio_bound, uncertain_events

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.stack.core.binaries import BINARIES, MissingBinary, find_binary
 from harness.stack.core.process import ManagedProcess, ServiceExited, ServiceTooSlow
 from harness.stack.core.readiness import PortReady

@@ -2,7 +2,7 @@ import socket
 
 import pytest
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.stack.core.ports import allocate_ports, ensure_port_free, port_is_free
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import RULES_DIR
-from harness.errors import ValidationError
+from harness.core.errors import ValidationError
 from harness.rules.packs import parse_rules
 from harness.rules.promql import durations, parse, print_expr, structure
 from harness.rules.timescale import rewrite_rules, scale_duration, scale_expr

@@ -1,5 +1,6 @@
 import numpy as np
 
+from harness.core.timeline import ALERT_STATE, AM_STATE, NOTIFICATION, Event
 from harness.scenario.result import FAIL, PASS
 from harness.scenario.verdict import (
     alert_intervals,
@@ -10,7 +11,6 @@ from harness.scenario.verdict import (
     resolves_within,
     stays_silent,
 )
-from harness.timeline import ALERT_STATE, AM_STATE, NOTIFICATION, Event
 
 L = {"alertname": "RedisDown", "severity": "critical"}
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness.errors import ValidationError
+from harness.core.errors import ValidationError
 from harness.rules.roles import ROLE_PREFIX, role_of, role_problem
 
 if TYPE_CHECKING:

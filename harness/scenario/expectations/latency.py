@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.durations import parse_duration
-from harness.errors import ValidationError
+from harness.core.durations import parse_duration
+from harness.core.errors import ValidationError
 from harness.scenario import verdict as V
 from harness.scenario.expectations.base import DURATION, NUMBER, ExpectKind, Field, Judge, Observed, missing
 from harness.scenario.result import Verdict

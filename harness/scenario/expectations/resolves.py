@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.errors import ValidationError
+from harness.core.errors import ValidationError
 from harness.scenario import verdict as V
 from harness.scenario.expectations.base import (
     AFTER,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.proctree import signal_tree
 from harness.stack.core.ports import ensure_port_free
 from harness.stack.core.readiness import ReadyCheck, backoff_delays

@@ -14,8 +14,8 @@ from typing import Any
 import requests
 import yaml
 
-from harness.durations import format_duration
-from harness.errors import HarnessError
+from harness.core.durations import format_duration
+from harness.core.errors import HarnessError
 from harness.rules.timescale import rewrite_rules
 from harness.stack.core.binaries import find_binary
 from harness.stack.core.lifecycle import post_reload
