@@ -1,7 +1,7 @@
 """The run's timeline: every fault, load phase, alert state change and notification, on one clock.
 
 Events are values; the timeline is an append-only, thread-safe list of them that can be filtered,
-serialised to JSON lines and read back. Verdicts (harness.scenario.verdict) are pure functions over it.
+serialised to JSON lines and read back. Verdicts (harness.core.verdict) are pure functions over it.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.core.result import ScenarioResult, Verdict
 from harness.core.timeline import Event
 from harness.scenario.matrix import Matrix
-from harness.scenario.result import ScenarioResult, Verdict
 
 RUN_KINDS = ("verify", "audit", "drill", "demo", "mutate", "pytest", "coverage")
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from harness.config import AUDIT_DEFAULTS, resolve_flags
 from harness.core.errors import HarnessError
+from harness.core.result import ScenarioResult
 from harness.scenario.findings import (
     ExpectedFindings,
     audit_findings,
@@ -18,7 +19,6 @@ from harness.scenario.findings import (
     finding_keys,
     load_expected_findings,
 )
-from harness.scenario.result import ScenarioResult
 from harness.scenario.run import SuiteResult
 from harness.scenario.suite import SCENARIOS_DIR, Plan, plan_run, run_plan
 

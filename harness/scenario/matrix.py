@@ -24,11 +24,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.core.result import PASS, ScenarioResult
 from harness.core.timeline import ALERT_STATE, NOTIFICATION, PHASE, Event
+from harness.core.verdict import Interval, alert_intervals
 from harness.scenario.catalog import Catalog
 from harness.scenario.model import FaultSpec, Scenario
-from harness.scenario.result import PASS, ScenarioResult
-from harness.scenario.verdict import Interval, alert_intervals
 
 PAGER = "pager"
 

@@ -39,6 +39,7 @@ from typing import Any
 import yaml
 
 from harness.core.durations import format_duration
+from harness.core.result import FAIL, ScenarioResult, Verdict
 from harness.rules.mutants import (
     LABELS,
     WEAKER,
@@ -52,7 +53,6 @@ from harness.rules.routing import every_route_groups_by
 from harness.scenario.catalog import Catalog
 from harness.scenario.expectations import expected_to_fire
 from harness.scenario.model import Expectation, Scenario
-from harness.scenario.result import FAIL, ScenarioResult, Verdict
 from harness.scenario.runner import scenario_warmup
 from harness.scenario.suite import Plan, pack_label, plan_run
 

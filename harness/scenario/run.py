@@ -27,11 +27,11 @@ from typing import Any
 
 from harness.config import Config
 from harness.core.errors import HarnessError
+from harness.core.result import ScenarioResult
 from harness.core.timeline import MARK
 from harness.scenario.catalog import Catalog, load_catalog
 from harness.scenario.model import Scenario
 from harness.scenario.resolution import EventRates
-from harness.scenario.result import ScenarioResult
 from harness.scenario.runner import RunOptions, ScenarioRunner
 from harness.scenario.timing import RealTerms
 from harness.signals import sigterm_as_interrupt

@@ -13,20 +13,20 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from harness.core import verdict as V
 from harness.core.clock import RunClock
+from harness.core.history import METRIC as HISTORY_METRIC
+from harness.core.history import Backfill, BudgetLevels, budget_remaining, judge_budget
+from harness.core.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
 from harness.core.timeline import MARK, PHASE, Timeline
 from harness.observe.alertmanager import AlertmanagerClient
 from harness.observe.prometheus import PrometheusClient
 from harness.rules.promql import split_comparison
-from harness.scenario import verdict as V
 from harness.scenario.catalog import AlertRule, Catalog, expand_records
 from harness.scenario.expectations import KINDS, Observed, expected_to_fire
 from harness.scenario.expectations.base import FIRE, RESOLVE, fault_time
-from harness.scenario.history import METRIC as HISTORY_METRIC
-from harness.scenario.history import Backfill, BudgetLevels, budget_remaining, judge_budget
 from harness.scenario.model import Expectation, FaultSpec, Scenario, share
 from harness.scenario.resolution import EventRates, Need, limits, needs_of, relevant, unresolved
-from harness.scenario.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
 from harness.scenario.timing import (
     MIN_SCRAPES_PER_WINDOW,
     RealTerms,

@@ -2,8 +2,8 @@
 
 import pytest
 
+from harness.core import verdict as V
 from harness.core.timeline import ALERT_STATE, Event
-from harness.scenario import verdict as V
 from harness.scenario.resolution import (
     AFFORDABLE_SCALE,
     PLAN_MARGIN,

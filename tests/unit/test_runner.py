@@ -4,11 +4,11 @@ no sleeping (the fake sleep advances the fake clock)."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.core.result import FAIL, PASS
 from harness.core.timeline import ALERT_STATE, NOTIFICATION, Timeline
 from harness.rules.routing import build_route
 from harness.scenario.catalog import AlertRule, Catalog
 from harness.scenario.model import parse_scenario
-from harness.scenario.result import FAIL, PASS
 from harness.scenario.runner import RunOptions, ScenarioRunner
 
 
@@ -229,7 +229,7 @@ def test_a_failed_alert_expectation_carries_the_promql_and_what_it_returned():
     runner = ScenarioRunner(FakeStack(clock, Timeline()), CATALOG,
                             RunOptions(time_scale=60, records_dir=Path("/nonexistent"), sleep=clock.sleep),
                             prometheus=prom)
-    from harness.scenario.result import Verdict
+    from harness.core.result import Verdict
 
     failed = Verdict("fires", "RedisDown", FAIL, "firing", "never fired", window=(3.0, 9.0))
     passed = Verdict("silent", "PostgreSQLDown", PASS, "silent", "silent", window=(0.0, 9.0))

@@ -1,8 +1,8 @@
 import numpy as np
 
+from harness.core.result import FAIL, PASS
 from harness.core.timeline import ALERT_STATE, AM_STATE, NOTIFICATION, Event
-from harness.scenario.result import FAIL, PASS
-from harness.scenario.verdict import (
+from harness.core.verdict import (
     alert_intervals,
     fires_within,
     inhibited,

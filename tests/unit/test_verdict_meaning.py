@@ -1,9 +1,9 @@
 """Expectations by meaning (`pages`, `notifies`): a delivery of any matching alert counts, judged with the same
 state rules as the named checks: carried-in firing, late, too early, refused by the receiver's API."""
 
+from harness.core.result import FAIL, PASS
 from harness.core.timeline import ALERT_STATE, NOTIFICATION, Event
-from harness.scenario.result import FAIL, PASS
-from harness.scenario.verdict import delivered_any, delivered_none
+from harness.core.verdict import delivered_any, delivered_none
 
 PD = ["pd-oncall"]
 ALERTS = ["PgDown", "RedisGone"]

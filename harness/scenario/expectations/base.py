@@ -20,9 +20,9 @@ from harness.rules.roles import ROLE_PREFIX, role_of, role_problem
 if TYPE_CHECKING:
     import numpy as np
 
+    from harness.core.result import Verdict
     from harness.scenario.catalog import Catalog
     from harness.scenario.model import Expectation, Scenario
-    from harness.scenario.result import Verdict
     from harness.scenario.timing import Timing
     from harness.scenario.validate import ValidationContext
 

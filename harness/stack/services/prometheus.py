@@ -25,7 +25,7 @@ from harness.stack.services.plan import LocalPlan
 
 log = logging.getLogger("harness.stack")
 
-# Long enough for a backfilled 30-day window at real time (harness.scenario.history); the run dir goes at
+# Long enough for a backfilled 30-day window at real time (harness.core.history); the run dir goes at
 # the end of the run anyway.
 RETENTION = "35d"
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.core.result import FAIL, PASS, Verdict
 from harness.core.timeline import ALERT_STATE, AM_STATE, NOTIFICATION, Event
-from harness.scenario.result import FAIL, PASS, Verdict
 
 
 @dataclass(frozen=True)
