@@ -33,9 +33,9 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
+from harness.core.catalog import Catalog, load_catalog
 from harness.core.errors import InvalidFile, ValidationError
 from harness.core.yamlio import key_line, round_trip_yaml
-from harness.scenario.catalog import Catalog, load_catalog
 from harness.scenario.expectations import KINDS, expected_to_fire
 from harness.scenario.expectations.base import MAP, suggest
 from harness.scenario.model import Expectation, Scenario

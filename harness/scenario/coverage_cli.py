@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from harness.config import resolve_flags
+from harness.core.catalog import Catalog
 from harness.core.durations import format_whole
 from harness.core.result import ScenarioResult
-from harness.scenario.catalog import Catalog
 from harness.scenario.criteria import DEFAULT_CRITERIA, Criteria, judge, load_criteria
 from harness.scenario.failure_modes import CATALOGUE, FailureModes, load_failure_modes, observing_every_alert
 from harness.scenario.matrix import Matrix, ModeRow, compute_matrix, mode_row

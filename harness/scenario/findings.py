@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.core.catalog import AlertRule, Catalog, expand_records
 from harness.core.errors import HarnessError
+from harness.core.promql import PromQLSyntaxError, read
 from harness.core.result import FAIL, ScenarioResult
-from harness.rules.promql import PromQLSyntaxError, read
-from harness.scenario.catalog import AlertRule, Catalog, expand_records
 
 _AGGREGATIONS = frozenset({"sum", "avg", "max", "min", "count"})
 # Names of a maximum that is 0 where no limit is configured (Redis's maxmemory): a naming convention.

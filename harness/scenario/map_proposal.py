@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.core.catalog import AlertRule, Catalog, expand_records, load_catalog
 from harness.core.durations import format_duration
-from harness.rules.promql import Reading, read
-from harness.rules.roles import receiver_roles
-from harness.rules.routing import Route, build_route, receivers_for
-from harness.scenario.catalog import AlertRule, Catalog, expand_records, load_catalog
+from harness.core.promql import Reading, read
+from harness.core.roles import receiver_roles
+from harness.core.routing import Route, build_route, receivers_for
 
 COMPARISONS = {">": "above", ">=": "above", "<": "below", "<=": "below", "==": "equal", "!=": "not equal"}
 # A pairing below this score is no pairing: sharing one metric of several, with nothing else alike, is not enough.

@@ -9,11 +9,11 @@ scenario phase, and an alert firing at any instant of it fires on a healthy stac
 mode when it is a firing one, arrives between the window's opening and the next mode's scenario phase
 (Alertmanager may deliver after the mode ended), and carries an alert that fired in the mode (or no readable
 alert names, inside the mode's own window). *Paged*: a receiver whose integration pages (role ``pager``,
-harness.rules.roles) accepted such a notification. Times are production seconds (real seconds times the mode's
+harness.core.roles) accepted such a notification. Times are production seconds (real seconds times the mode's
 time scale) from the window's opening.
 
 *Judged*: a firing on windows too sparse to resolve the alert's threshold at the mode's time scale
-(harness.scenario.resolution) may be compression noise; the mode's run watches every alert with a ``silent: "*"``
+(harness.core.resolution) may be compression noise; the mode's run watches every alert with a ``silent: "*"``
 check (harness.scenario.failure_modes.observing_every_alert), whose verdict passes for such a firing.
 """
 
@@ -24,10 +24,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.core.catalog import Catalog
 from harness.core.result import PASS, ScenarioResult
 from harness.core.timeline import ALERT_STATE, NOTIFICATION, PHASE, Event
 from harness.core.verdict import Interval, alert_intervals
-from harness.scenario.catalog import Catalog
 from harness.scenario.model import FaultSpec, Scenario
 
 PAGER = "pager"

@@ -38,8 +38,10 @@ from typing import Any
 
 import yaml
 
+from harness.core.catalog import Catalog
 from harness.core.durations import format_duration
 from harness.core.result import FAIL, ScenarioResult, Verdict
+from harness.core.routing import every_route_groups_by
 from harness.rules.mutants import (
     LABELS,
     WEAKER,
@@ -49,8 +51,6 @@ from harness.rules.mutants import (
     generate_mutants,
     renamed_pack,
 )
-from harness.rules.routing import every_route_groups_by
-from harness.scenario.catalog import Catalog
 from harness.scenario.expectations import expected_to_fire
 from harness.scenario.model import Expectation, Scenario
 from harness.scenario.runner import scenario_warmup

@@ -26,14 +26,14 @@ from types import TracebackType
 from typing import Any
 
 from harness.config import Config
+from harness.core.catalog import Catalog, load_catalog
 from harness.core.errors import HarnessError
+from harness.core.resolution import EventRates
 from harness.core.result import ScenarioResult
 from harness.core.timeline import MARK
-from harness.scenario.catalog import Catalog, load_catalog
+from harness.core.timing import RealTerms
 from harness.scenario.model import Scenario
-from harness.scenario.resolution import EventRates
 from harness.scenario.runner import RunOptions, ScenarioRunner
-from harness.scenario.timing import RealTerms
 from harness.signals import sigterm_as_interrupt
 
 log = logging.getLogger("harness.run")

@@ -14,20 +14,15 @@ from typing import Any, Protocol
 import numpy as np
 
 from harness.core import verdict as V
+from harness.core.catalog import AlertRule, Catalog, expand_records
 from harness.core.clock import RunClock
 from harness.core.history import METRIC as HISTORY_METRIC
 from harness.core.history import Backfill, BudgetLevels, budget_remaining, judge_budget
+from harness.core.promql import split_comparison
+from harness.core.resolution import EventRates, Need, limits, needs_of, relevant, unresolved
 from harness.core.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
 from harness.core.timeline import MARK, PHASE, Timeline
-from harness.observe.alertmanager import AlertmanagerClient
-from harness.observe.prometheus import PrometheusClient
-from harness.rules.promql import split_comparison
-from harness.scenario.catalog import AlertRule, Catalog, expand_records
-from harness.scenario.expectations import KINDS, Observed, expected_to_fire
-from harness.scenario.expectations.base import FIRE, RESOLVE, fault_time
-from harness.scenario.model import Expectation, FaultSpec, Scenario, share
-from harness.scenario.resolution import EventRates, Need, limits, needs_of, relevant, unresolved
-from harness.scenario.timing import (
+from harness.core.timing import (
     MIN_SCRAPES_PER_WINDOW,
     RealTerms,
     ScaleChoice,
@@ -35,6 +30,11 @@ from harness.scenario.timing import (
     choose_scale,
     job_intervals,
 )
+from harness.observe.alertmanager import AlertmanagerClient
+from harness.observe.prometheus import PrometheusClient
+from harness.scenario.expectations import KINDS, Observed, expected_to_fire
+from harness.scenario.expectations.base import FIRE, RESOLVE, fault_time
+from harness.scenario.model import Expectation, FaultSpec, Scenario, share
 
 log = logging.getLogger("harness.scenario")
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import REPO_ROOT, RULES_DIR, Config
+from harness.core.catalog import Catalog, load_catalog
 from harness.core.errors import HarnessError
 from harness.core.result import ScenarioResult
-from harness.scenario.catalog import Catalog, load_catalog
 from harness.scenario.model import Scenario, load_scenario
 from harness.scenario.run import Run, Session, SuiteResult, reset_stack
 from harness.scenario.runner import ScenarioRunner

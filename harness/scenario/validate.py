@@ -29,7 +29,7 @@ class ValidationContext:
     # Fault specs are checked by harness.faults.spec (kinds, targets, parameter types and ranges).
     check_faults: bool = True
     slo_names: frozenset[str] = field(default_factory=frozenset)
-    # role -> receivers with that role in the Alertmanager config (harness.rules.roles.receivers_by_role)
+    # role -> receivers with that role in the Alertmanager config (harness.core.roles.receivers_by_role)
     receiver_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     records: frozenset[str] = frozenset()   # recording rules of the loaded packs (empty: not checked)
 

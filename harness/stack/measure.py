@@ -1,4 +1,4 @@
-"""Measure the stack's incompressible real terms before a suite (harness.scenario.timing.RealTerms).
+"""Measure the stack's incompressible real terms before a suite (harness.core.timing.RealTerms).
 
 Each exporter's answer time healthy; for each service an exporter watches, how long that exporter takes to
 answer while the service is crashed, and how long after the crash ends it reports the service up again.
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import requests
 
+from harness.core.resolution import EventRates, rates_from_counts
 from harness.core.timeline import DELIVERY_PROBE, MARK, NOTIFICATION
+from harness.core.timing import EXPORTER_OF, PRODUCTION_SCRAPE_TIMEOUT_S, RealTerms
 from harness.faults import Faults
-from harness.scenario.resolution import EventRates, rates_from_counts
-from harness.scenario.timing import EXPORTER_OF, PRODUCTION_SCRAPE_TIMEOUT_S, RealTerms
 from harness.stack.model import Stack
 
 log = logging.getLogger("harness.stack")

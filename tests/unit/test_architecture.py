@@ -1,7 +1,7 @@
 """The shape of the package, read from the source with ast (nothing is imported).
 
-A *package* is a top-level name under ``harness/`` (``harness/scenario/`` -> ``scenario``, ``harness/errors.py``
--> ``errors``). The package graph has an edge A -> B when a module of A imports a module of B at module level
+A *package* is a top-level name under ``harness/`` (``harness/scenario/`` -> ``scenario``, ``harness/config.py``
+-> ``config``). The package graph has an edge A -> B when a module of A imports a module of B at module level
 (imports under ``if TYPE_CHECKING:`` do not count: they never run).
 
 - The package graph has no cycle.

@@ -2,9 +2,9 @@
 
 import json
 
+from harness.core.catalog import AlertRule, Catalog
 from harness.core.result import FAIL, PASS, ScenarioResult, Verdict
 from harness.core.timeline import ALERT_STATE, NOTIFICATION, PHASE, Event
-from harness.scenario.catalog import AlertRule, Catalog
 from harness.scenario.failure_modes import parse_failure_modes
 from harness.scenario.matrix import Matrix, compute_matrix
 

@@ -2,9 +2,9 @@
 and the reference pack's fixed rules are not accused of it."""
 
 from harness.config import RULES_DIR
+from harness.core.catalog import load_catalog
 from harness.core.result import FAIL, PASS, ScenarioResult, Verdict
 from harness.rules.exported import exported_by
-from harness.scenario.catalog import load_catalog
 from harness.scenario.findings import audit_findings, finding_keys, lint_rule
 
 SEED = load_catalog([RULES_DIR / "betting-alerts.yml"])

@@ -3,8 +3,7 @@
 import pytest
 
 from harness.core import verdict as V
-from harness.core.timeline import ALERT_STATE, Event
-from harness.scenario.resolution import (
+from harness.core.resolution import (
     AFFORDABLE_SCALE,
     PLAN_MARGIN,
     EventRates,
@@ -14,7 +13,8 @@ from harness.scenario.resolution import (
     relevant,
     unresolved,
 )
-from harness.scenario.timing import choose_scale
+from harness.core.timeline import ALERT_STATE, Event
+from harness.core.timing import choose_scale
 
 QUERY_LATENCY = """
 (histogram_quantile(0.95, sum by (le, query_name) (rate(query_duration_seconds_bucket{query_name="query1"}[5m])))

@@ -23,7 +23,7 @@ from harness.scenario.expectations.base import (
 )
 
 if TYPE_CHECKING:
-    from harness.scenario.catalog import Catalog
+    from harness.core.catalog import Catalog
     from harness.scenario.model import Expectation, Scenario
     from harness.scenario.validate import ValidationContext
 

@@ -1,7 +1,7 @@
 """``pages``: someone is paged (true) or nobody is (false), whatever the alerts and receivers are called.
 
 A page is a delivery the receiver's API accepts, to a receiver whose integration is a pager (PagerDuty,
-Opsgenie, ...: harness.rules.roles). The alerts that can page are those the routing tree sends to one.
+Opsgenie, ...: harness.core.roles). The alerts that can page are those the routing tree sends to one.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from harness.scenario.expectations.base import (
 )
 
 if TYPE_CHECKING:
-    from harness.scenario.catalog import Catalog
+    from harness.core.catalog import Catalog
     from harness.scenario.model import Expectation, Scenario
     from harness.scenario.validate import ValidationContext
 
