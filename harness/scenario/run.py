@@ -25,16 +25,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import harness.stack
 from harness.config import Config
 from harness.core.catalog import Catalog, load_catalog
+from harness.core.clock import RunClock
 from harness.core.errors import HarnessError
 from harness.core.resolution import EventRates
 from harness.core.result import ScenarioResult
-from harness.core.timeline import MARK
+from harness.core.timeline import MARK, Timeline
 from harness.core.timing import RealTerms
+from harness.observe.prometheus import PrometheusClient
 from harness.scenario.model import Scenario
 from harness.scenario.runner import RunOptions, ScenarioRunner
 from harness.signals import sigterm_as_interrupt
+from harness.stack.measure import measure_delivery, measure_terms, warm_up
 
 log = logging.getLogger("harness.run")
 
@@ -89,8 +93,6 @@ def measured_terms(stack: Any, backend: str, records_dir: Path, group_wait_s: fl
     if backend != "local":
         log.info("real terms not measured on the %s backend: default bounds have production terms only", backend)
         return Measured()
-    from harness.stack.measure import measure_delivery, measure_terms, warm_up
-
     terms = replace(measure_terms(stack), delivery_s=measure_delivery(stack, group_wait_s))
     return Measured(terms, warm_up(stack, records_dir))
 
@@ -118,8 +120,7 @@ def reset_stack(stack: Any) -> None:
 
 def check_run_dashboards(stack: Any) -> list[Any]:
     """Run every provisioned dashboard panel's query over the run so far; panels with no data are listed."""
-    from harness.observe.prometheus import PrometheusClient
-    from harness.report.dashboards import check_dashboards, default_dashboards
+    from harness.report.dashboards import check_dashboards, default_dashboards  # lazy: report -> scenario (matrix)
 
     clock = stack.clock
     window = (clock.to_wall(0.0), clock.to_wall(clock.now()))
@@ -191,9 +192,9 @@ class Session:
 
 def start_stack(cfg: Config, *, rules: Sequence[Path], alertmanager_config: Path, clock: Any,
                 timeline: Any) -> Any:
-    from harness.stack import start_stack as start
-
-    return start(cfg, rules=list(rules), alertmanager_config=alertmanager_config, clock=clock, timeline=timeline)
+    # Looked up at call time (tests replace harness.stack.start_stack).
+    return harness.stack.start_stack(cfg, rules=list(rules), alertmanager_config=alertmanager_config, clock=clock,
+                                     timeline=timeline)
 
 
 class Run:
@@ -208,9 +209,7 @@ class Run:
                  on_result: Callable[[ScenarioResult], None] | None = None,
                  on_start: Callable[[Any, Path], None] | None = None,
                  finish: Callable[[Any], None] | None = None) -> None:
-        from harness.core.clock import RunClock
-        from harness.core.timeline import Timeline
-        from harness.report.model import RunReport
+        from harness.report.model import RunReport  # lazy: report -> scenario (matrix)
 
         self.cfg = cfg
         self.rule_files = list(rule_files)
@@ -309,7 +308,7 @@ class Run:
                 except Exception as exc:
                     report.notes.append(f"completing the report failed: {type(exc).__name__}: {exc}")
             out.findings = report.findings
-            from harness.report import write_report
+            from harness.report import write_report  # lazy: report -> scenario (matrix)
 
             out.report_path = write_report(report, Path(self.cfg.reports_dir))
         finally:

@@ -30,11 +30,18 @@ from harness.core.timing import (
     choose_scale,
     job_intervals,
 )
+from harness.faults import Faults
+from harness.faults.achieved import from_records
+from harness.faults.spec import KIND_SPECS
+from harness.load import run_load
+from harness.load.profile import profile_from_spec
+from harness.load.records import read_records
 from harness.observe.alertmanager import AlertmanagerClient
 from harness.observe.prometheus import PrometheusClient
 from harness.scenario.expectations import KINDS, Observed, expected_to_fire
 from harness.scenario.expectations.base import FIRE, RESOLVE, fault_time
 from harness.scenario.model import Expectation, FaultSpec, Scenario, share
+from harness.scenario.slo_check import check_slo
 
 log = logging.getLogger("harness.scenario")
 
@@ -227,8 +234,6 @@ class ScenarioRunner:
 
     def budget_verdicts(self, scn: Scenario, e: Expectation, records_path: Path, t0: float,
                          end: float) -> list[Verdict]:
-        from harness.load.records import read_records
-
         plan = self._backfill
         if plan is None or scn.history is None:
             return [Verdict("error_budget", e.subject, ERROR, "a backfilled history", "the history was not written")]
@@ -259,8 +264,6 @@ class ScenarioRunner:
     def _faults(self) -> Any:
         if self._faults_factory is not None:
             return self._faults_factory(self.stack)
-        from harness.faults import Faults
-
         return Faults(self.stack)
 
     def _start_load(self, scn: Scenario, records_path: Path) -> Any:
@@ -268,9 +271,6 @@ class ScenarioRunner:
             return None
         if self._load_factory is not None:
             return self._load_factory(scn, records_path)
-        from harness.load import run_load
-        from harness.load.profile import profile_from_spec
-
         total = self.timing.real(self.warmup(scn) + scn.duration) + 5.0
         profile = profile_from_spec(scn.load.profile, rate=scn.load.rate, users=scn.load.users,
                                     duration=total, params=dict(scn.load.params))
@@ -286,9 +286,6 @@ class ScenarioRunner:
 
     def _ground_truth_achieved(self, faults: list[dict[str, Any]], records_path: Path) -> None:
         """Add what the raw request records say each calibrated fault achieved (an error ratio) to its entry."""
-        from harness.faults.achieved import from_records
-        from harness.load.records import read_records
-
         try:
             rec = read_records(records_path)
         except Exception as exc:
@@ -559,16 +556,12 @@ class ScenarioRunner:
 
     def latencies(self, records_path: Path, endpoint: str, t0: float, end: float) -> np.ndarray:
         """Ground-truth latencies (from the intended start) of responses to ``endpoint`` in the window."""
-        from harness.load.records import read_records
-
         mono0 = self.stack.clock.mono_start
         rec = read_records(records_path).between(mono0 + t0, mono0 + end).for_endpoints([endpoint])
         return np.asarray(rec.latency[rec.status > 0])
 
     def slo_verdicts(self, scn: Scenario, e: Expectation, records_path: Path, t0: float,
                       end: float) -> list[Verdict]:
-        from harness.scenario.slo_check import check_slo
-
         verdicts, rows = check_slo(self.stack, e, records_path, t0, end, time_scale=self.timing.scale,
                                    scrape_interval_s=self.timing.real(self.timing.scrape_s),
                                    records=self.catalog.records)
@@ -584,8 +577,6 @@ def _keep_achieved(achieved: dict[str, dict[str, Any]] | None, fault_id: str, fa
 
 def down_services(scn: Scenario) -> list[str]:
     """Services a scenario's faults take down (their exporters then answer for a service that is gone)."""
-    from harness.faults.spec import KIND_SPECS
-
     return sorted({f.target for f in scn.faults if f.target and f.kind in KIND_SPECS and KIND_SPECS[f.kind].takes_down})
 
 

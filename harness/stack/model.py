@@ -16,6 +16,7 @@ from harness.core.errors import HarnessError
 from harness.core.timeline import Timeline
 from harness.faults.spec import PROXIES, SERVICES
 from harness.faults.target import ProcessHandle
+from harness.observe.alerts import AlertRecorder
 from harness.signals import sigterm_raises
 
 log = logging.getLogger("harness.stack")
@@ -91,8 +92,6 @@ class Stack:
 
     def start_recording(self, interval_s: float) -> None:
         """Record every alert state change (Prometheus) and Alertmanager's view on the run's timeline."""
-        from harness.observe.alerts import AlertRecorder
-
         if self.recorder is None and "prometheus" in self.urls and "alertmanager" in self.urls:
             self.recorder = AlertRecorder(self.urls["prometheus"], self.urls["alertmanager"], self.clock,
                                           self.timeline, interval_s).start()
