@@ -27,6 +27,7 @@ from urllib.parse import unquote
 
 from harness.core.clock import RunClock
 from harness.core.timeline import DELIVERY_PROBE, NOTIFICATION, Timeline
+from harness.host.ports import allocate_port
 
 HOST = "127.0.0.1"
 # Alertmanager's default "__subject" template: "[FIRING:2] AlertName other group values (common labels)".
@@ -77,8 +78,6 @@ class NotificationSinks:
     def start(self, host: str = HOST, http_port: int = 0, smtp_port: int = 0) -> SinkUrls:
         """Serve on ``host`` (loopback unless a container needs otherwise); port 0 picks a free one."""
         from aiosmtpd.controller import Controller
-
-        from harness.stack.core.ports import allocate_port
 
         sinks = self
 

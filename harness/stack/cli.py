@@ -16,9 +16,9 @@ from typing import Any
 
 from harness.config import Config, resolve_flags
 from harness.core.errors import HarnessError
+from harness.host.runstate import process_alive, process_start_time, sweep_dead_runs
 from harness.stack import start_stack
 from harness.stack.core.readiness import HttpReady, PortReady, ReadyCheck
-from harness.stack.core.runstate import process_alive, process_start_time, sweep_dead_runs
 from harness.stack.model import Stack
 
 STATE_FILE_NAME = "harness-current.json"

@@ -10,9 +10,9 @@ from harness.config import REPO_ROOT, Config
 from harness.core.clock import RunClock
 from harness.core.errors import HarnessError
 from harness.core.timeline import Timeline
+from harness.host.runstate import new_run_id
 from harness.observe.sinks import SinkUrls
 from harness.rules.alertmanager import adapt_alertmanager_config
-from harness.stack.core.runstate import new_run_id
 from harness.stack.model import ProcessControl, ServiceInfo, Stack
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"

@@ -11,7 +11,7 @@ from harness.config import Config
 from harness.core.clock import RunClock
 from harness.core.errors import HarnessError
 from harness.core.timeline import Timeline
-from harness.stack.core.runstate import new_run_id
+from harness.host.runstate import new_run_id
 from harness.stack.model import ProcessControl, ServiceInfo, Stack
 
 

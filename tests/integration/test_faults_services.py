@@ -305,7 +305,7 @@ def test_backup_failing_makes_backups_fail_and_restores(services, backup_url):
 
 
 def process_tree(pid: int) -> list[int]:
-    from harness.proctree import descendants
+    from harness.host.proctree import descendants
 
     return [pid, *descendants(pid)]
 

@@ -19,11 +19,11 @@ from ruamel.yaml import YAML
 from harness.config import STACK_DIR
 from harness.core.clock import RunClock
 from harness.core.timeline import ALERT_STATE, AM_STATE, NOTIFICATION, Timeline
+from harness.host.ports import allocate_ports
 from harness.observe.alerts import AlertRecorder
 from harness.observe.sinks import Notification, NotificationSinks
 from harness.rules.alertmanager import adapt_alertmanager_config
 from harness.rules.timescale import rewrite_rules
-from harness.stack.core.ports import allocate_ports
 
 pytestmark = pytest.mark.integration
 

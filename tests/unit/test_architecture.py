@@ -31,9 +31,7 @@ LAZY: dict[tuple[str, str], str] = {
         "cycle inside faults: faults.achieved reads the kinds registry, which imports every kind",
     ("harness.faults.kinds.query_latency", "harness.faults.achieved"):
         "cycle inside faults: faults.achieved reads the kinds registry, which imports every kind",
-    ("harness.load", "harness.stack.core.runstate"): "cycle: stack -> load (stack.measure warms the API up)",
     ("harness.load.entry", "harness.load.betting"): "start-up: imports Locust, which patches gevent on import",
-    ("harness.observe.sinks", "harness.stack.core.ports"): "cycle: stack -> observe (the local stack runs sinks)",
     ("harness.pytest_plugin", "harness.config"): PLUGIN,
     ("harness.pytest_plugin", "harness.scenario.run"): PLUGIN,
     ("harness.pytest_plugin", "harness.scenario.suite"): PLUGIN,

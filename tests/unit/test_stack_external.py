@@ -4,7 +4,7 @@ import pytest
 
 from harness.config import resolve_config
 from harness.core.errors import HarnessError
-from harness.stack.core.ports import allocate_port
+from harness.host.ports import allocate_port
 from harness.stack.external import ExternalBackend, attach_external
 
 

@@ -3,7 +3,7 @@ import socket
 import pytest
 
 from harness.core.errors import HarnessError
-from harness.stack.core.ports import allocate_ports, ensure_port_free, port_is_free
+from harness.host.ports import allocate_ports, ensure_port_free, port_is_free
 
 
 def test_ports_are_distinct_and_free() -> None:
