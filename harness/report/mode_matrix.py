@@ -8,7 +8,7 @@ import html
 from collections.abc import Sequence
 
 from harness.core.durations import format_whole
-from harness.scenario.matrix import Matrix, ModeRow
+from harness.core.matrix import Matrix, ModeRow
 
 SEVERITY_CLASS = {"critical": "crit", "page": "crit", "error": "crit", "warning": "warn", "warn": "warn"}
 

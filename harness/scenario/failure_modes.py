@@ -1,6 +1,6 @@
 """The failure-mode catalogue of ``harness coverage``: every fault the stack can inject, each a short scenario
 with load and faults and no expectations. What ought to happen is the criteria file's business
-(harness.scenario.criteria); what did happen is the matrix's (harness.scenario.matrix). So the catalogue
+(harness.scenario.criteria); what did happen is the matrix's (harness.core.matrix). So the catalogue
 names no alert and fits any team's rules.
 
 The catalogue is one YAML file (stack/failure-modes.yaml)::

@@ -35,6 +35,9 @@ from harness.core.result import ScenarioResult
 from harness.core.timeline import MARK, Timeline
 from harness.core.timing import RealTerms
 from harness.observe.prometheus import PrometheusClient
+from harness.report import write_report
+from harness.report.dashboards import check_dashboards, default_dashboards
+from harness.report.model import RunReport
 from harness.scenario.model import Scenario
 from harness.scenario.runner import RunOptions, ScenarioRunner
 from harness.signals import sigterm_as_interrupt
@@ -120,8 +123,6 @@ def reset_stack(stack: Any) -> None:
 
 def check_run_dashboards(stack: Any) -> list[Any]:
     """Run every provisioned dashboard panel's query over the run so far; panels with no data are listed."""
-    from harness.report.dashboards import check_dashboards, default_dashboards  # lazy: report -> scenario (matrix)
-
     clock = stack.clock
     window = (clock.to_wall(0.0), clock.to_wall(clock.now()))
     return list(check_dashboards(default_dashboards(), PrometheusClient(stack.urls["prometheus"]), window=window))
@@ -209,8 +210,6 @@ class Run:
                  on_result: Callable[[ScenarioResult], None] | None = None,
                  on_start: Callable[[Any, Path], None] | None = None,
                  finish: Callable[[Any], None] | None = None) -> None:
-        from harness.report.model import RunReport  # lazy: report -> scenario (matrix)
-
         self.cfg = cfg
         self.rule_files = list(rule_files)
         self.alertmanager_config = Path(alertmanager_config)
@@ -308,8 +307,6 @@ class Run:
                 except Exception as exc:
                     report.notes.append(f"completing the report failed: {type(exc).__name__}: {exc}")
             out.findings = report.findings
-            from harness.report import write_report  # lazy: report -> scenario (matrix)
-
             out.report_path = write_report(report, Path(self.cfg.reports_dir))
         finally:
             self._signals.close()

@@ -25,7 +25,6 @@ CORE = {"core"}
 # (importing module, imported module) -> why the import sits inside a function. Times are marginal import
 # times measured with `python -X importtime` / perf_counter on the development machine (issue 11).
 PLUGIN = "start-up: the pytest plugin loads in every pytest session; the suite costs it ~400 ms (measured)"
-REPORT_CYCLE = "cycle: report -> scenario (report.model and report.mode_matrix read scenario.matrix)"
 LAZY: dict[tuple[str, str], str] = {
     ("harness.faults.kinds.error_ratio", "harness.faults.achieved"):
         "cycle inside faults: faults.achieved reads the kinds registry, which imports every kind",
@@ -52,9 +51,6 @@ LAZY: dict[tuple[str, str], str] = {
         "start-up: only `harness mutate` needs it; 64 ms off every other scenario command (measured)",
     ("harness.scenario.map_proposal", "harness.scenario.suite"):
         "start-up: `harness map --help` and usage errors answer without the suite, 437 ms (measured)",
-    ("harness.scenario.run", "harness.report"): REPORT_CYCLE,
-    ("harness.scenario.run", "harness.report.dashboards"): REPORT_CYCLE,
-    ("harness.scenario.run", "harness.report.model"): REPORT_CYCLE,
     ("harness.stack", "harness.stack.local"):
         "start-up: a run needs one backend; local 166 ms, docker 59 ms, external 5 ms (measured)",
     ("harness.stack", "harness.stack.docker"):

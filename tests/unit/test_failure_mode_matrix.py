@@ -3,10 +3,10 @@
 import json
 
 from harness.core.catalog import AlertRule, Catalog
+from harness.core.matrix import Matrix, compute_matrix
 from harness.core.result import FAIL, PASS, ScenarioResult, Verdict
 from harness.core.timeline import ALERT_STATE, NOTIFICATION, PHASE, Event
 from harness.scenario.failure_modes import parse_failure_modes
-from harness.scenario.matrix import Matrix, compute_matrix
 
 MODES = parse_failure_modes("""\
 modes:
