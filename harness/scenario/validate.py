@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.core.errors import InvalidFile, ValidationError
-from harness.faults.spec import KIND_SPECS, PROXIES, SERVICES, spec_problems
+from harness.core.topology import PROXIES, SERVICES
+from harness.faults.spec import KIND_SPECS, spec_problems
 from harness.scenario.expectations import problems as expectation_problems
 from harness.scenario.model import FaultSpec, Scenario
 

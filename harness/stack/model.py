@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from harness.core.clock import RunClock
 from harness.core.errors import HarnessError
 from harness.core.timeline import Timeline
-from harness.faults.spec import PROXIES, SERVICES
+from harness.core.topology import PROXIES, SERVICES
 from harness.faults.target import ProcessHandle
 from harness.observe.alerts import AlertRecorder
 from harness.signals import sigterm_raises
