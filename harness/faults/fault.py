@@ -20,8 +20,8 @@ from types import TracebackType
 from typing import Any
 
 from harness.core.errors import HarnessError
+from harness.core.protocols import Clock, FaultTarget
 from harness.core.timeline import FAULT_END, FAULT_START, MARK, Event
-from harness.faults.target import Clock, FaultTarget
 
 log = logging.getLogger(__name__)
 

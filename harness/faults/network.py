@@ -21,9 +21,9 @@ from typing import Any
 import requests
 
 from harness.core.errors import HarnessError
+from harness.core.protocols import FaultTarget
 from harness.core.timeline import MARK
 from harness.faults.fault import Fault, FaultError
-from harness.faults.target import FaultTarget
 
 # Never "Mozilla/...": the real server answers browsers with 403.
 USER_AGENT = "harness-faults/0.1"

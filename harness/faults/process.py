@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from harness.core.errors import HarnessError
+from harness.core.protocols import FaultTarget, ProcessHandle
 from harness.faults.fault import Fault
-from harness.faults.target import FaultTarget, ProcessHandle
 from harness.host.proctree import signal_tree
 
 if TYPE_CHECKING:

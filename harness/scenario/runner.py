@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from harness.core.clock import RunClock
 from harness.core.history import METRIC as HISTORY_METRIC
 from harness.core.history import Backfill, BudgetLevels, budget_remaining, judge_budget
 from harness.core.promql import split_comparison
+from harness.core.protocols import AlertSource, FaultInjector, LoadDriver, Stack
 from harness.core.resolution import EventRates, Need, limits, needs_of, relevant, unresolved
 from harness.core.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
 from harness.core.timeline import MARK, PHASE, Timeline
@@ -44,12 +45,6 @@ from harness.scenario.model import Expectation, FaultSpec, Scenario, share
 from harness.scenario.slo_check import check_slo
 
 log = logging.getLogger("harness.scenario")
-
-
-class RunnableStack(Protocol):
-    clock: RunClock
-    timeline: Timeline
-    urls: dict[str, str]
 
 
 @dataclass
@@ -81,7 +76,7 @@ def _sleep_until(clock: RunClock, t: float, sleep: Callable[[float], None]) -> N
         sleep(min(left, 0.5))
 
 
-def wait_quiet(prom: PrometheusClient, clock: RunClock, timeout: float, sleep: Callable[[float], None],
+def wait_quiet(prom: AlertSource, clock: RunClock, timeout: float, sleep: Callable[[float], None],
                ignore: frozenset[str] = frozenset(), am: AlertmanagerClient | None = None) -> list[str]:
     """Wait until Prometheus shows no pending or firing alert outside ``ignore`` (and Alertmanager holds none
     that Prometheus does not: those are resolved through its API); return every alert name still active then
@@ -115,14 +110,14 @@ def scenario_warmup(scn: Scenario, catalog: Catalog) -> float:
 
 
 class ScenarioRunner:
-    def __init__(self, stack: Any, catalog: Catalog, options: RunOptions, *,
-                 prometheus: PrometheusClient | None = None, faults_factory: Callable[[Any], Any] | None = None,
-                 load_factory: Callable[[Scenario, Path], Any] | None = None) -> None:
+    def __init__(self, stack: Stack, catalog: Catalog, options: RunOptions, *, prometheus: AlertSource | None = None,
+                 faults_factory: Callable[[Stack], FaultInjector] | None = None,
+                 load_factory: Callable[[Scenario, Path], LoadDriver] | None = None) -> None:
         self.stack = stack
         self.catalog = catalog
         self.opt = options
         self.timing = Timing(options.time_scale, terms=options.terms or RealTerms())
-        self.prom = prometheus or PrometheusClient(stack.urls["prometheus"])
+        self.prom: AlertSource = prometheus or PrometheusClient(stack.urls["prometheus"])
         # Only on a stack the harness started: an external Alertmanager's alerts are not ours to resolve.
         self.am = AlertmanagerClient(stack.urls["alertmanager"]) if prometheus is None \
             and options.fresh_history and "alertmanager" in stack.urls else None
@@ -261,12 +256,12 @@ class ScenarioRunner:
                             start=share(e.params["start"], e.where, "error_budget.start") if "start" in e.params
                             else None)
 
-    def _faults(self) -> Any:
+    def _faults(self) -> FaultInjector:
         if self._faults_factory is not None:
             return self._faults_factory(self.stack)
         return Faults(self.stack)
 
-    def _start_load(self, scn: Scenario, records_path: Path) -> Any:
+    def _start_load(self, scn: Scenario, records_path: Path) -> LoadDriver | None:
         if scn.load.profile == "none" or "api" not in self.stack.urls:
             return None
         if self._load_factory is not None:

@@ -13,16 +13,16 @@ from typing import Any, Protocol
 
 from harness.core.clock import RunClock
 from harness.core.errors import HarnessError
+from harness.core.protocols import ProcessHandle
 from harness.core.timeline import Timeline
 from harness.core.topology import PROXIES, SERVICES
-from harness.faults.target import ProcessHandle
 from harness.observe.alerts import AlertRecorder
 from harness.signals import sigterm_raises
 
 log = logging.getLogger("harness.stack")
 
 # The reference stack's service and proxy names, and the process handle every backend returns, are
-# defined once, by the fault layer that acts on them (it never imports the stack).
+# defined once, in the core (harness.core.topology, harness.core.protocols).
 SERVICE_NAMES = SERVICES
 PROXY_NAMES = PROXIES
 ProcessControl = ProcessHandle
