@@ -6,7 +6,7 @@ A *package* is a top-level name under ``harness/`` (``harness/scenario/`` -> ``s
 
 - The package graph has no cycle.
 - The core imports nothing but the core: adapters (stacks, faults, load, observation, reports) depend on it,
-  never the reverse.
+  never the reverse; and no adapter imports the scenario runner, the suite or the commands.
 - An import of a harness module inside a function is the exception: each one is listed in LAZY below with
   the reason it is not at module level.
 """
@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[2] / "harness"
 
 # Pure modules: the model of a run, its timeline and verdicts. They import nothing else of the harness.
 CORE = {"core"}
+# Adapters: they depend on the core (and on shared plumbing: config, host, signals), never on the scenario
+# runner, the suite or the commands, which compose them.
+ADAPTERS = {"faults", "load", "observe", "report", "rules", "slo", "stack", "toxiproxy_server"}
+ORCHESTRATION = {"scenario", "cli", "pytest_plugin"}
 
 # (importing module, imported module) -> why the import sits inside a function. Times are marginal import
 # times measured with `python -X importtime` / perf_counter on the development machine (issue 11).
@@ -30,7 +34,8 @@ LAZY: dict[tuple[str, str], str] = {
         "cycle inside faults: faults.achieved reads the kinds registry, which imports every kind",
     ("harness.faults.kinds.query_latency", "harness.faults.achieved"):
         "cycle inside faults: faults.achieved reads the kinds registry, which imports every kind",
-    ("harness.load.entry", "harness.load.betting"): "start-up: imports Locust, which patches gevent on import",
+    ("harness.load.entry", "harness.load.betting"):
+        "behaviour: Locust takes every User class in the locustfile's namespace; a user file replaces these",
     ("harness.pytest_plugin", "harness.config"): PLUGIN,
     ("harness.pytest_plugin", "harness.scenario.run"): PLUGIN,
     ("harness.pytest_plugin", "harness.scenario.suite"): PLUGIN,
@@ -188,6 +193,11 @@ def test_core_imports_only_the_core():
     leaks = sorted(f"{module} -> {target}" for module, targets in TOP.items() if _package(module) in CORE
                    for target in targets if _package(target) not in CORE)
     assert leaks == []
+
+
+def test_adapters_never_import_the_orchestration():
+    graph = package_graph()
+    assert sorted(f"{a} -> {b}" for a in ADAPTERS for b in graph.get(a, ()) if b in ORCHESTRATION) == []
 
 
 def test_every_import_inside_a_function_has_a_reason():
