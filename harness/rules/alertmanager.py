@@ -25,8 +25,8 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from harness.core.errors import ValidationError
+from harness.core.topology import SinkUrls
 from harness.core.yamlio import key_line, round_trip_yaml
-from harness.observe.sinks import SinkUrls
 from harness.rules.timescale import scale_duration
 
 # Alertmanager's built-in defaults (config.go, 0.25).

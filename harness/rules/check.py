@@ -26,7 +26,7 @@ from harness.core.promql import metric_names
 from harness.core.roles import ROLE_PREFIX, receiver_roles
 from harness.core.routing import build_route, receivers_for
 from harness.core.rule_formats import PLAIN, normalise_rules
-from harness.observe.sinks import SinkUrls
+from harness.core.topology import SinkUrls
 from harness.rules.alertmanager import adapt_alertmanager_config, load_am_yaml
 from harness.rules.exported import exported_by
 from harness.rules.packs import Rule, RulePack, parse_rules

@@ -10,8 +10,8 @@ from harness.config import REPO_ROOT, Config
 from harness.core.clock import RunClock
 from harness.core.errors import HarnessError
 from harness.core.timeline import Timeline
+from harness.core.topology import SinkUrls
 from harness.host.runstate import new_run_id
-from harness.observe.sinks import SinkUrls
 from harness.rules.alertmanager import adapt_alertmanager_config
 from harness.stack.model import ProcessControl, ServiceInfo, Stack
 

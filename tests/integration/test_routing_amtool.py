@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import RULES_DIR, STACK_DIR
-from harness.observe.sinks import SinkUrls
+from harness.core.topology import SinkUrls
 from harness.rules.alertmanager import adapt_alertmanager_config
 from harness.rules.check import alert_labels, amtool_check, amtool_receivers, main, routing_table
 from harness.rules.packs import load_rules
