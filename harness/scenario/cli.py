@@ -13,7 +13,6 @@ from harness.config import AUDIT_DEFAULTS, resolve_flags
 from harness.core.errors import HarnessError
 from harness.core.result import ScenarioResult
 from harness.core.timeline import ALERT_STATE, FAULT_END, FAULT_START, NOTIFICATION, PHASE
-from harness.load.records import read_records
 from harness.scenario import tour as tours
 from harness.scenario.findings import (
     ExpectedFindings,
@@ -273,6 +272,8 @@ def render_drill(events: list[Any], now: float, records_dir: Path, clock: Any) -
     files = sorted(records_dir.glob("*.records"), key=lambda p: p.stat().st_mtime)
     if files:
         try:
+            from harness.load.records import read_records  # lazy: only `harness drill` reads records
+
             rec = read_records(files[-1])
             t_end = np.asarray(rec.end, dtype=float) - clock.mono_start
             recent = t_end >= now - 5

@@ -25,7 +25,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import harness.stack
 from harness.config import Config
 from harness.core.catalog import Catalog, load_catalog
 from harness.core.clock import RunClock
@@ -35,15 +34,15 @@ from harness.core.result import ScenarioResult
 from harness.core.timeline import MARK, Timeline
 from harness.core.timing import RealTerms
 from harness.observe.prometheus import PrometheusClient
-from harness.report import write_report
-from harness.report.dashboards import check_dashboards, default_dashboards
-from harness.report.model import RunReport
 from harness.scenario.model import Scenario
 from harness.scenario.runner import RunOptions, ScenarioRunner
 from harness.signals import sigterm_as_interrupt
-from harness.stack.measure import measure_delivery, measure_terms, warm_up
 
 log = logging.getLogger("harness.run")
+
+# LAZY_ADAPTERS: the stack, its measurement and the report are imported by the functions that use them.
+# This module is on the path of `harness verify --help` and of pytest's collection of scenarios (through
+# harness.scenario.suite), which need none of them: importing them here cost those 113 ms (measured).
 
 
 # Real seconds to wait for quiet between scenarios when every scenario starts from an empty history.
@@ -96,6 +95,8 @@ def measured_terms(stack: Any, backend: str, records_dir: Path, group_wait_s: fl
     if backend != "local":
         log.info("real terms not measured on the %s backend: default bounds have production terms only", backend)
         return Measured()
+    from harness.stack.measure import measure_delivery, measure_terms, warm_up  # lazy: see LAZY_ADAPTERS
+
     terms = replace(measure_terms(stack), delivery_s=measure_delivery(stack, group_wait_s))
     return Measured(terms, warm_up(stack, records_dir))
 
@@ -125,6 +126,8 @@ def check_run_dashboards(stack: Any) -> list[Any]:
     """Run every provisioned dashboard panel's query over the run so far; panels with no data are listed."""
     clock = stack.clock
     window = (clock.to_wall(0.0), clock.to_wall(clock.now()))
+    from harness.report.dashboards import check_dashboards, default_dashboards  # lazy: see LAZY_ADAPTERS
+
     return list(check_dashboards(default_dashboards(), PrometheusClient(stack.urls["prometheus"]), window=window))
 
 
@@ -193,9 +196,9 @@ class Session:
 
 def start_stack(cfg: Config, *, rules: Sequence[Path], alertmanager_config: Path, clock: Any,
                 timeline: Any) -> Any:
-    # Looked up at call time (tests replace harness.stack.start_stack).
-    return harness.stack.start_stack(cfg, rules=list(rules), alertmanager_config=alertmanager_config, clock=clock,
-                                     timeline=timeline)
+    from harness.stack import start_stack as start  # lazy: see LAZY_ADAPTERS
+
+    return start(cfg, rules=list(rules), alertmanager_config=alertmanager_config, clock=clock, timeline=timeline)
 
 
 class Run:
@@ -221,6 +224,8 @@ class Run:
         self.records_dir = self.run_dir / "records"
         self.records_dir.mkdir(parents=True, exist_ok=True)
         self.timeline = Timeline(path=self.run_dir / "timeline.jsonl")
+        from harness.report.model import RunReport  # lazy: see LAZY_ADAPTERS
+
         self.report = RunReport(run_id=self.run_id, kind=kind, time_scale=cfg.time_scale,
                                 started_wall=self.clock.wall_start, mono_start=self.clock.mono_start,
                                 rule_alerts=list(rule_alerts), receivers=list(receivers), notes=list(notes))
@@ -307,6 +312,8 @@ class Run:
                 except Exception as exc:
                     report.notes.append(f"completing the report failed: {type(exc).__name__}: {exc}")
             out.findings = report.findings
+            from harness.report import write_report  # lazy: see LAZY_ADAPTERS
+
             out.report_path = write_report(report, Path(self.cfg.reports_dir))
         finally:
             self._signals.close()
