@@ -104,7 +104,7 @@ def run_locust(url: str, endpoint: str, meta: dict[str, object], concurrency: in
                ) -> dict[str, float]:
     import numpy as np
 
-    from harness.clock import RunClock
+    from harness.core.clock import RunClock
     from harness.load import ConstantUsers, run_load
     from harness.load.records import read_records
 

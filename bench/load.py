@@ -22,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-from harness.clock import RunClock
+from harness.core.clock import RunClock
 from harness.load import ConstantUsers, run_load
 from harness.load.records import read_records
 

@@ -4,9 +4,9 @@ The library works without pytest; ``harness.pytest_plugin`` is a thin layer over
 Heavy modules (Locust, docker, plotly) are imported lazily by the modules that need them.
 """
 
-from harness.clock import RunClock
-from harness.errors import HarnessError
-from harness.timeline import Event, Timeline
+from harness.core.clock import RunClock
+from harness.core.errors import HarnessError
+from harness.core.timeline import Event, Timeline
 
 __all__ = ["Event", "HarnessError", "RunClock", "Timeline"]
 __version__ = "0.1.0"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-from harness.errors import HarnessError
+from harness import __version__
+from harness.core.errors import HarnessError
 
 # subcommand -> ("module:function", one-line help). Each function takes argv (list[str]) -> exit code.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -44,8 +45,6 @@ def main(argv: list[str] | None = None) -> int:
         print(usage())
         return 0
     if args[0] in ("-V", "--version"):
-        from harness import __version__
-
         print(f"harness {__version__}")
         return 0
     command, rest = args[0], args[1:]

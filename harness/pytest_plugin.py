@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 _KEY = pytest.StashKey["HarnessSession"]()
 

@@ -7,10 +7,10 @@
     faults.undo_all()
 """
 
+from harness.core.protocols import FaultTarget, ProcessHandle
 from harness.faults.fault import Fault, FaultError, Schedule
 from harness.faults.injector import Faults
 from harness.faults.spec import FAULT_KINDS, KIND_SPECS, FaultSpecError, spec_problems, validate_spec
-from harness.faults.target import FaultTarget, ProcessHandle
 
 __all__ = [
     "FAULT_KINDS",

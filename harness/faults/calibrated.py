@@ -11,9 +11,10 @@ from typing import Any
 
 import requests
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.protocols import FaultTarget
 from harness.faults.fault import Fault
-from harness.faults.target import FaultTarget, service_url
+from harness.faults.target import service_url
 
 HTTP_TIMEOUT_S = 5.0
 

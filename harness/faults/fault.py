@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from harness.errors import HarnessError
-from harness.faults.target import Clock, FaultTarget
-from harness.timeline import FAULT_END, FAULT_START, MARK, Event
+from harness.core.errors import HarnessError
+from harness.core.protocols import Clock, FaultTarget
+from harness.core.timeline import FAULT_END, FAULT_START, MARK, Event
 
 log = logging.getLogger(__name__)
 

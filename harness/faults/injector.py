@@ -9,6 +9,7 @@ from typing import Any
 
 import requests
 
+from harness.core.protocols import FaultTarget
 from harness.faults import spec as specs
 from harness.faults.calibrated import CacheHitRatioFault, ErrorRatioFault, QueryLatencyFault
 from harness.faults.fault import Fault, FaultError, Schedule
@@ -34,7 +35,6 @@ from harness.faults.service import (
     psycopg_connect,
     redis_connect,
 )
-from harness.faults.target import FaultTarget
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import requests
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.protocols import FaultTarget
+from harness.core.timeline import MARK
 from harness.faults.fault import Fault, FaultError
-from harness.faults.target import FaultTarget
-from harness.timeline import MARK
 
 # Never "Mozilla/...": the real server answers browsers with 403.
 USER_AGENT = "harness-faults/0.1"

@@ -7,10 +7,10 @@ import signal
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.protocols import FaultTarget, ProcessHandle
 from harness.faults.fault import Fault
-from harness.faults.target import FaultTarget, ProcessHandle
-from harness.proctree import signal_tree
+from harness.host.proctree import signal_tree
 
 if TYPE_CHECKING:
     from harness.faults.injector import Faults

@@ -18,9 +18,10 @@ from typing import Any, Protocol
 
 import requests
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.protocols import FaultTarget
 from harness.faults.fault import Fault
-from harness.faults.target import FaultTarget, service_url
+from harness.faults.target import service_url
 
 log = logging.getLogger(__name__)
 

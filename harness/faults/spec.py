@@ -12,15 +12,12 @@ import math
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from harness.core.topology import API_QUERIES, API_ROUTES, PROXIES, SERVICES
 from harness.faults.kinds.registry import KINDS
 from harness.faults.kinds.schema import (
-    API_QUERIES,
-    API_ROUTES,
     NETWORK,
     PROCESS,
-    PROXIES,
     SERVICE,
-    SERVICES,
     FaultKind,
     FaultSpecError,
     Param,

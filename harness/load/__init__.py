@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.clock import RunClock
-from harness.errors import HarnessError
+from harness.core.clock import RunClock
+from harness.core.errors import HarnessError
+from harness.core.timeline import PHASE, Timeline
+from harness.host.runstate import RUN_ENV
 from harness.load.profile import (
     ArrivalSchedule,
     ConstantArrivalRate,
@@ -29,7 +31,6 @@ from harness.load.profile import (
     profile_to_dict,
 )
 from harness.load.records import RequestRecords, read_records
-from harness.timeline import PHASE, Timeline
 
 __all__ = ["ArrivalSchedule", "ConstantArrivalRate", "ConstantUsers", "LoadProfile", "LoadRun", "Ramp",
            "RequestRecords", "Spike", "Steps", "read_records", "run_load"]
@@ -185,8 +186,6 @@ def run_load(target_url: str, profile: LoadProfile, *, records_path: Path | str 
         cmd += ["--locustfile", str(Path(locustfile).resolve())]
     env = None
     if run_id is not None:
-        from harness.stack.core.runstate import RUN_ENV
-
         env = {**os.environ, RUN_ENV: run_id}
     with open(log, "ab") as logf:
         proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

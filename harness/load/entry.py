@@ -36,6 +36,8 @@ _USER_FILE = os.environ.get("HARNESS_LOAD_USER_FILE", "")
 
 def _load_user_classes() -> list[type[User]]:
     if not _USER_FILE:
+        # Not at module level: Locust takes every User class in this module's namespace, and a user file
+        # replaces the built-in users.
         from harness.load.betting import BettingUser
 
         lo, hi = _PROFILE.think_s

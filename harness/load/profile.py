@@ -16,7 +16,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 # Users per second when a profile does not say: fast enough that a step is a step.
 _FAST_SPAWN = 100.0

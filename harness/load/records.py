@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 MAGIC = b"HRQ1"
 _HEADER = struct.Struct("<4sIII")

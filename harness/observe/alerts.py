@@ -16,8 +16,8 @@ from typing import Any
 
 import requests
 
-from harness.clock import RunClock
-from harness.timeline import ALERT_STATE, AM_STATE, Timeline
+from harness.core.clock import RunClock
+from harness.core.timeline import ALERT_STATE, AM_STATE, Timeline
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
 

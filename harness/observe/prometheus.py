@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 @dataclass(frozen=True)

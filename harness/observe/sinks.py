@@ -20,26 +20,19 @@ import email.policy
 import json
 import re
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-from harness.clock import RunClock
-from harness.timeline import DELIVERY_PROBE, NOTIFICATION, Timeline
+from harness.core.clock import RunClock
+from harness.core.timeline import DELIVERY_PROBE, NOTIFICATION, Timeline
+from harness.core.topology import SinkUrls
+from harness.host.ports import allocate_port
 
 HOST = "127.0.0.1"
 # Alertmanager's default "__subject" template: "[FIRING:2] AlertName other group values (common labels)".
 _SUBJECT_RE = re.compile(r"\[(FIRING|RESOLVED)(?::\d+)?\]\s+(\S+)")
-
-
-@dataclass
-class SinkUrls:
-    http_base: str
-    smtp_host: str
-    smtp_port: int
-    # recipient address (lower-case) -> receiver names; shared with the running SMTP sink.
-    email_receivers: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,8 +70,6 @@ class NotificationSinks:
     def start(self, host: str = HOST, http_port: int = 0, smtp_port: int = 0) -> SinkUrls:
         """Serve on ``host`` (loopback unless a container needs otherwise); port 0 picks a free one."""
         from aiosmtpd.controller import Controller
-
-        from harness.stack.core.ports import allocate_port
 
         sinks = self
 

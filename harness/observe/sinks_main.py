@@ -13,9 +13,9 @@ import signal
 import threading
 from pathlib import Path
 
-from harness.clock import RunClock
+from harness.core.clock import RunClock
+from harness.core.timeline import Timeline
 from harness.observe import sinks as sink_module
-from harness.timeline import Timeline
 
 
 def main(argv: list[str] | None = None) -> int:

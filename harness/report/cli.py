@@ -8,7 +8,7 @@ import webbrowser
 from pathlib import Path
 
 from harness.config import resolve_config
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.report.summary import SUMMARY_FILE
 from harness.report.writer import INDEX_FILE, rebuild_index
 

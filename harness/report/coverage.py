@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from harness.core.result import FAIL, PASS, ScenarioResult
+from harness.core.timeline import ALERT_STATE, DELIVERY_PROBE, NOTIFICATION, Event
 from harness.report.model import RuleCoverage
-from harness.scenario.result import FAIL, PASS, ScenarioResult
-from harness.timeline import ALERT_STATE, DELIVERY_PROBE, NOTIFICATION, Event
 
 
 def _alertnames(alerts: Any) -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.config import STACK_DIR
-from harness.errors import HarnessError, ValidationError
+from harness.core.errors import HarnessError, ValidationError
 from harness.report.model import PANEL_ERROR, PANEL_NO_DATA, PANEL_OK, PanelCheck
 
 __all__ = ["DASHBOARDS_DIR", "PanelCheck", "check_dashboards", "dashboard_targets", "default_dashboards"]

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.core.result import ScenarioResult
+from harness.core.timeline import ALERT_STATE, FAULT_END, FAULT_START, NOTIFICATION, Event
 from harness.report.series import Series
-from harness.scenario.result import ScenarioResult
-from harness.timeline import ALERT_STATE, FAULT_END, FAULT_START, NOTIFICATION, Event
 
 COLORS = {
     "rps": "#2f6fdf", "error": "#d9480f", "p95": "#7048e8", "p99": "#c2255c",

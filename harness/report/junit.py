@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+from harness.core.result import ERROR, FAIL, UNSUPPORTED, ScenarioResult, Verdict
 from harness.report.model import RunReport
-from harness.scenario.result import ERROR, FAIL, UNSUPPORTED, ScenarioResult, Verdict
 
 
 def _verdict_text(v: Verdict) -> str:

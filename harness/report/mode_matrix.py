@@ -7,8 +7,8 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from harness.durations import format_whole
-from harness.scenario.matrix import Matrix, ModeRow
+from harness.core.durations import format_whole
+from harness.core.matrix import Matrix, ModeRow
 
 SEVERITY_CLASS = {"critical": "crit", "page": "crit", "error": "crit", "warning": "warn", "warn": "warn"}
 

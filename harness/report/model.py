@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.scenario.matrix import Matrix
-from harness.scenario.result import ScenarioResult, Verdict
-from harness.timeline import Event
+from harness.core.matrix import Matrix
+from harness.core.result import ScenarioResult, Verdict
+from harness.core.timeline import Event
 
 RUN_KINDS = ("verify", "audit", "drill", "demo", "mutate", "pytest", "coverage")
 
@@ -110,7 +110,7 @@ class RunReport:
     # Audit findings: dicts with scenario, expectation, happened, likely_cause (other keys are shown too).
     findings: list[dict[str, Any]] = field(default_factory=list)
     dashboards: list[PanelCheck] = field(default_factory=list)
-    # A coverage run's failure-mode matrix (harness.scenario.matrix), judged against its criteria.
+    # A coverage run's failure-mode matrix (harness.core.matrix), judged against its criteria.
     failure_modes: Matrix | None = None
     ended_wall: float | None = None
     interrupted: bool = False               # the run was cut short (Ctrl-C, SIGTERM, a crash)

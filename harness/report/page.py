@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.core.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
 from harness.report.figure import build_figure, prod_time
 from harness.report.mode_matrix import CSS as MATRIX_CSS
 from harness.report.mode_matrix import render_mode_matrix
@@ -21,7 +22,6 @@ from harness.report.model import RuleCoverage, RunReport
 from harness.report.mutation import mutation_section
 from harness.report.series import Series
 from harness.report.summary import iso
-from harness.scenario.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
 
 # Columns shown first in the SLO table when a row has them; other keys follow in first-seen order.
 SLO_FIRST = ("slo", "name", "objective", "target", "window", "ground_truth", "truth", "prometheus", "difference",

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.core.result import FAIL, PASS, ScenarioResult, Verdict
+from harness.core.timeline import ALERT_STATE, FAULT_END, FAULT_START, NOTIFICATION, PHASE, Event
 from harness.report.model import PANEL_NO_DATA, PANEL_OK, PanelCheck, RunReport
-from harness.scenario.result import FAIL, PASS, ScenarioResult, Verdict
-from harness.timeline import ALERT_STATE, FAULT_END, FAULT_START, NOTIFICATION, PHASE, Event
 
 ENDPOINTS = ("/api/active-bets", "/api/bets", "/api/users/{id}/bets", "/api/markets/{id}/exposure")
 

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.matrix import Matrix
+from harness.core.timeline import Event
 from harness.report.model import PanelCheck, RuleCoverage, RunReport, scenario_from_dict
-from harness.scenario.matrix import Matrix
-from harness.timeline import Event
 
 SUMMARY_FILE = "summary.json"
 EVENTS_FILE = "events.jsonl"

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.report.coverage import compute_coverage
 from harness.report.junit import render_junit
 from harness.report.model import RuleCoverage, RunReport

@@ -24,10 +24,10 @@ from urllib.parse import quote, urlsplit
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from harness.errors import ValidationError
-from harness.observe.sinks import SinkUrls
+from harness.core.errors import ValidationError
+from harness.core.topology import SinkUrls
+from harness.core.yamlio import key_line, round_trip_yaml
 from harness.rules.timescale import scale_duration
-from harness.yamlio import key_line, round_trip_yaml
 
 # Alertmanager's built-in defaults (config.go, 0.25).
 ROOT_TIMER_DEFAULTS = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}

@@ -20,16 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import RULES_DIR, STACK_DIR
-from harness.durations import format_duration, parse_duration
-from harness.errors import HarnessError, ValidationError
-from harness.observe.sinks import SinkUrls
+from harness.core.durations import format_duration, parse_duration
+from harness.core.errors import HarnessError, ValidationError
+from harness.core.promql import metric_names
+from harness.core.roles import ROLE_PREFIX, receiver_roles
+from harness.core.routing import build_route, receivers_for
+from harness.core.rule_formats import PLAIN, normalise_rules
+from harness.core.topology import SinkUrls
 from harness.rules.alertmanager import adapt_alertmanager_config, load_am_yaml
 from harness.rules.exported import exported_by
-from harness.rules.formats import PLAIN, normalise_rules
 from harness.rules.packs import Rule, RulePack, parse_rules
-from harness.rules.promql import metric_names
-from harness.rules.roles import ROLE_PREFIX, receiver_roles
-from harness.rules.routing import amtool_receivers, build_route, receivers_for
 from harness.rules.timescale import rewrite_rules
 
 DEFAULT_AM_CONFIG = STACK_DIR / "alertmanager" / "alertmanager.yml"
@@ -58,6 +58,18 @@ def promtool_check(path: Path) -> ToolResult:
     proc = subprocess.run([_tool("promtool"), "check", "rules", str(path)], capture_output=True, text=True,
                           timeout=60)
     return ToolResult(proc.returncode == 0, (proc.stdout + proc.stderr).strip())
+
+
+def amtool_receivers(config_path: Path, labels: Mapping[str, str], amtool: str = "amtool") -> list[str]:
+    """What ``amtool config routes test`` says for ``labels`` (the routing truth)."""
+    args = [amtool, "config", "routes", "test", f"--config.file={config_path}"]
+    args += [f"{k}={v}" for k, v in sorted(labels.items()) if v != ""]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0:
+        raise HarnessError(f"amtool routing test failed for {dict(labels)}",
+                           detail=(proc.stdout + proc.stderr).strip(),
+                           hint=f"run `amtool check-config {config_path}` first")
+    return [r for r in proc.stdout.strip().split(",") if r]
 
 
 def amtool_check(path: Path) -> ToolResult:
@@ -140,7 +152,7 @@ def understand_rule_files(paths: list[Path], tmp: Path) -> tuple[list[RulePack],
 
 
 def describe_receivers(am_doc: Mapping[str, Any]) -> list[str]:
-    """Each receiver of an Alertmanager config with its roles (harness.rules.roles), one line each."""
+    """Each receiver of an Alertmanager config with its roles (harness.core.roles), one line each."""
     lines = []
     for recv in am_doc.get("receivers") or []:
         roles = receiver_roles(recv)

@@ -3,7 +3,7 @@
 ``promql-parser`` gives an expression's structure but no positions, and its printer rewrites the whole
 expression (comments and line breaks gone). Mutation testing edits one token or one branch and leaves the
 rest of the team's text as written, so it needs where each piece is: this parser, over the tokens of its own
-``tokenize`` (with positions, which the parse tree of harness.rules.promql lacks), gives the spans of binary
+``tokenize`` (with positions, which the parse tree of harness.core.promql lacks), gives the spans of binary
 operators and their operands, number literals, selectors and their matchers. It is deliberately small (it
 checks structure, not types); every edited expression is parsed with promql-parser before it is used
 (harness.rules.mutants).

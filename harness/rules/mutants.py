@@ -40,8 +40,9 @@ from typing import Any
 
 import yaml
 
-from harness.durations import format_duration
-from harness.errors import HarnessError
+from harness.core.durations import format_duration
+from harness.core.errors import HarnessError
+from harness.core.routing import Route, build_route, parse_matcher, receivers_for
 from harness.rules.exprtree import (
     AGGREGATE,
     BINARY,
@@ -57,7 +58,6 @@ from harness.rules.exprtree import (
     parse_expr,
 )
 from harness.rules.packs import Rule
-from harness.rules.routing import Route, build_route, parse_matcher, receivers_for
 from harness.rules.ruletext import Edited, EditError, RuleText
 
 THRESHOLD_X10 = "threshold_x10"

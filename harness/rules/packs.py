@@ -1,4 +1,4 @@
-"""Rule packs: a rule file (any format ``harness.rules.formats`` accepts) loaded with the line of every rule,
+"""Rule packs: a rule file (any format ``harness.core.rule_formats`` accepts) loaded with the line of every rule,
 for errors and reports, and with what was understood of it (format, notes on dropped or kept fields)."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from harness.durations import parse_duration
-from harness.errors import ValidationError
-from harness.rules.formats import PLAIN, normalise_rules
-from harness.rules.promql import PromQLSyntaxError, parse
+from harness.core.durations import parse_duration
+from harness.core.errors import ValidationError
+from harness.core.promql import PromQLSyntaxError, parse
+from harness.core.rule_formats import PLAIN, normalise_rules
 
 _RULE_KEYS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
 

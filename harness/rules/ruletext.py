@@ -19,9 +19,9 @@ import yaml
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
-from harness.durations import format_duration, parse_duration
-from harness.errors import HarnessError
-from harness.rules.formats import load_rule_doc
+from harness.core.durations import format_duration, parse_duration
+from harness.core.errors import HarnessError
+from harness.core.rule_formats import load_rule_doc
 from harness.rules.packs import Rule, parse_rules
 
 _FastLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

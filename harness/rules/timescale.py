@@ -3,7 +3,7 @@
 What is scaled (divided by the time scale):
   * a rule's ``for`` and ``keep_firing_for``, a group's ``interval``;
   * inside PromQL: range selectors (``x[5m]``), subquery ranges and steps (``x[30m:1m]``) and
-    ``offset`` durations, rewritten in the expression's parsed tree (``harness.rules.promql``), so string
+    ``offset`` durations, rewritten in the expression's parsed tree (``harness.core.promql``), so string
     literals (label values, regexes) and label names are never touched. An expression whose durations
     change is printed back by the parser's printer (its layout; ``#`` comments dropped); any other is
     kept verbatim.
@@ -23,7 +23,7 @@ Safety: a range window shorter than 4 scrape intervals yields rates computed fro
 samples (or none), so such a rewrite is refused with a ValidationError naming the file, the rule,
 its line, the window and the largest time scale that keeps every window of the file usable.
 
-The file may be in any format ``harness.rules.formats`` accepts (PrometheusRule, mimirtool, ruler namespace
+The file may be in any format ``harness.core.rule_formats`` accepts (PrometheusRule, mimirtool, ruler namespace
 map); the result is always a plain Prometheus rule file, which is what Prometheus loads.
 
 Durations are written the way Prometheus parses them (``1m30s``, ``250ms``), rounded to whole
@@ -38,11 +38,11 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
-from harness.durations import format_duration, parse_duration
-from harness.errors import ValidationError
-from harness.rules.formats import load_rule_doc
-from harness.rules.promql import PromQLRewriteError, PromQLSyntaxError, Window, scale_expr
-from harness.yamlio import key_line, round_trip_yaml
+from harness.core.durations import format_duration, parse_duration
+from harness.core.errors import ValidationError
+from harness.core.promql import PromQLRewriteError, PromQLSyntaxError, Window, scale_expr
+from harness.core.rule_formats import load_rule_doc
+from harness.core.yamlio import key_line, round_trip_yaml
 
 MIN_SCRAPES_PER_WINDOW = 4
 

@@ -33,12 +33,12 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from harness.errors import InvalidFile, ValidationError
-from harness.scenario.catalog import Catalog, load_catalog
+from harness.core.catalog import Catalog, load_catalog
+from harness.core.errors import InvalidFile, ValidationError
+from harness.core.yamlio import key_line, round_trip_yaml
 from harness.scenario.expectations import KINDS, expected_to_fire
 from harness.scenario.expectations.base import MAP, suggest
 from harness.scenario.model import Expectation, Scenario
-from harness.yamlio import key_line, round_trip_yaml
 
 SECTIONS = ("alerts", "records", "receivers", "labels")
 # Expectation fields that name an alert, and those that list receivers (or roles, which need no map).

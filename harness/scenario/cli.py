@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import AUDIT_DEFAULTS, resolve_flags
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.result import ScenarioResult
+from harness.core.timeline import ALERT_STATE, FAULT_END, FAULT_START, NOTIFICATION, PHASE
+from harness.scenario import tour as tours
 from harness.scenario.findings import (
     ExpectedFindings,
     audit_findings,
@@ -18,7 +21,6 @@ from harness.scenario.findings import (
     finding_keys,
     load_expected_findings,
 )
-from harness.scenario.result import ScenarioResult
 from harness.scenario.run import SuiteResult
 from harness.scenario.suite import SCENARIOS_DIR, Plan, plan_run, run_plan
 
@@ -141,6 +143,7 @@ def main_audit(argv: list[str]) -> int:
 
 
 def main_mutate(argv: list[str]) -> int:
+    # Lazy: `harness mutate` only; importing it costs every other scenario command 64 ms (measured).
     from harness.scenario.mutate import (
         plan_mutation,
         render_attempt,
@@ -185,8 +188,6 @@ def main_mutate(argv: list[str]) -> int:
 
 
 def main_demo(argv: list[str]) -> int:
-    from harness.scenario.tour import PUBLISHED_TOUR, REFERENCE_TOUR, plan_tour, render_tour, run_tour
-
     p = argparse.ArgumentParser(prog="harness demo", description="A short tour on one stack: a fault on the "
                                 "reference packs that fires, routes and resolves; the SLO against ground truth; "
                                 "known defects of the published packs, switched to by reload. Exit 0 when the "
@@ -194,15 +195,16 @@ def main_demo(argv: list[str]) -> int:
     p.add_argument("--time-scale", type=float, help="compress production durations by this factor")
     args = p.parse_args(argv)
     cfg = resolve_flags(args)
-    tour = plan_tour()
+    tour = tours.plan_tour()
     ignored = [f"{name} ({cfg.sources[name]})" for name in ("rules", "alertmanager_config")
                if cfg.sources[name] != "default"]
     if ignored:
         print(f"harness demo: runs its own packs; not used: {', '.join(ignored)}", flush=True)
-    print(f"harness demo: {len(REFERENCE_TOUR) + len(PUBLISHED_TOUR)} scenarios on one stack at time scale "
+    scenarios = len(tours.REFERENCE_TOUR) + len(tours.PUBLISHED_TOUR)
+    print(f"harness demo: {scenarios} scenarios on one stack at time scale "
           f"{cfg.time_scale:g} (1 s here is {cfg.time_scale:g} s of production time)", flush=True)
-    out = run_tour(tour, cfg, on_result=_progress)
-    print("\n" + render_tour(tour, out))
+    out = tours.run_tour(tour, cfg, on_result=_progress)
+    print("\n" + tours.render_tour(tour, out))
     return 0 if out.ok else 1
 
 
@@ -256,8 +258,6 @@ def render_drill(events: list[Any], now: float, records_dir: Path, clock: Any) -
     import numpy as np
     from rich.table import Table
 
-    from harness.timeline import ALERT_STATE, FAULT_END, FAULT_START, NOTIFICATION, PHASE
-
     phase = next((e.name for e in reversed(events) if e.kind == PHASE), "starting")
     started = {e.name: e for e in events if e.kind == FAULT_START}
     ended = {e.name for e in events if e.kind == FAULT_END}
@@ -272,7 +272,7 @@ def render_drill(events: list[Any], now: float, records_dir: Path, clock: Any) -
     files = sorted(records_dir.glob("*.records"), key=lambda p: p.stat().st_mtime)
     if files:
         try:
-            from harness.load.records import read_records
+            from harness.load.records import read_records  # lazy: only `harness drill` reads records
 
             rec = read_records(files[-1])
             t_end = np.asarray(rec.end, dtype=float) - clock.mono_start

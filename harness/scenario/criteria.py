@@ -24,10 +24,10 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from harness.config import STACK_DIR
-from harness.durations import format_duration, parse_duration
-from harness.errors import HarnessError, InvalidFile, ValidationError
+from harness.core.durations import format_duration, parse_duration
+from harness.core.errors import HarnessError, InvalidFile, ValidationError
+from harness.core.matrix import Matrix, ModeRow, Violation
 from harness.scenario.failure_modes import FailureModes, is_baseline
-from harness.scenario.matrix import Matrix, ModeRow, Violation
 from harness.scenario.model import yaml_line
 
 DEFAULT_CRITERIA = STACK_DIR / "coverage-criteria.yaml"

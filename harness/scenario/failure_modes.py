@@ -1,6 +1,6 @@
 """The failure-mode catalogue of ``harness coverage``: every fault the stack can inject, each a short scenario
 with load and faults and no expectations. What ought to happen is the criteria file's business
-(harness.scenario.criteria); what did happen is the matrix's (harness.scenario.matrix). So the catalogue
+(harness.scenario.criteria); what did happen is the matrix's (harness.core.matrix). So the catalogue
 names no alert and fits any team's rules.
 
 The catalogue is one YAML file (stack/failure-modes.yaml)::
@@ -27,8 +27,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from harness.config import STACK_DIR
-from harness.errors import HarnessError, InvalidFile, ValidationError
-from harness.faults.spec import KIND_SPECS, PROCESS, PROXIES, SERVICES
+from harness.core.errors import HarnessError, InvalidFile, ValidationError
+from harness.core.topology import PROXIES, SERVICES
+from harness.faults.spec import KIND_SPECS, PROCESS
 from harness.scenario.expectations import suggest
 from harness.scenario.model import Expectation, Located, Scenario, parse_history, scenario_from_node, yaml_line
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
-from harness.rules.promql import PromQLSyntaxError, read
-from harness.scenario.catalog import AlertRule, Catalog, expand_records
-from harness.scenario.result import FAIL, ScenarioResult
+from harness.core.catalog import AlertRule, Catalog, expand_records
+from harness.core.errors import HarnessError
+from harness.core.promql import PromQLSyntaxError, read
+from harness.core.result import FAIL, ScenarioResult
+from harness.rules.exported import exported_by
 
 _AGGREGATIONS = frozenset({"sum", "avg", "max", "min", "count"})
 # Names of a maximum that is 0 where no limit is configured (Redis's maxmemory): a naming convention.
@@ -90,8 +91,6 @@ def lint_rule(rule: AlertRule, is_exported: Callable[[str], bool] | None = None,
 
 def exported_metric(catalog: Catalog) -> Callable[[str], bool]:
     """Is a metric exported by the stack (its exporters, the API, the backup job) or recorded by a rule?"""
-    from harness.rules.exported import exported_by
-
     return lambda name: exported_by(name, set(catalog.records)) is not None
 
 

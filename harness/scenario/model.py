@@ -21,11 +21,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from harness.durations import parse_duration
-from harness.errors import ValidationError
+from harness.core.durations import parse_duration
+from harness.core.errors import ValidationError
+from harness.core.history import History
 from harness.scenario.expectations import KINDS
 from harness.scenario.expectations.base import DURATION, LIST, MAP, share
-from harness.scenario.history import History
 
 LOAD_PROFILES = ("constant_users", "ramp", "steps", "spike", "constant_rate", "none")
 EXPECT_KINDS = tuple(KINDS)
@@ -100,7 +100,7 @@ class Scenario:
     # The largest time scale at which this scenario means something (its windows hold enough requests to
     # resolve its thresholds); the run's scale is capped by it. None: no cap of its own.
     max_time_scale: float | None = None
-    # Request history backfilled before the scenario (harness.scenario.history): a long window starts at
+    # Request history backfilled before the scenario (harness.core.history): a long window starts at
     # the service's normal good ratio instead of empty.
     history: History | None = None
 

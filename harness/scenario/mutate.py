@@ -30,6 +30,8 @@ and rendering are unit-tested without services.
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -38,7 +40,12 @@ from typing import Any
 
 import yaml
 
-from harness.durations import format_duration
+from harness.core.catalog import Catalog
+from harness.core.durations import format_duration
+from harness.core.errors import HarnessError
+from harness.core.result import FAIL, ScenarioResult, Verdict
+from harness.core.routing import every_route_groups_by
+from harness.rules.check import promtool_check
 from harness.rules.mutants import (
     LABELS,
     WEAKER,
@@ -48,11 +55,9 @@ from harness.rules.mutants import (
     generate_mutants,
     renamed_pack,
 )
-from harness.rules.routing import every_route_groups_by
-from harness.scenario.catalog import Catalog
 from harness.scenario.expectations import expected_to_fire
 from harness.scenario.model import Expectation, Scenario
-from harness.scenario.result import FAIL, ScenarioResult, Verdict
+from harness.scenario.run import Run, Session
 from harness.scenario.runner import scenario_warmup
 from harness.scenario.suite import Plan, pack_label, plan_run
 
@@ -578,11 +583,6 @@ def check_packs(plan: MutationPlan, root: Path) -> None:
     """promtool on every mutant's rule at once (renamed, in one file): a mutant Prometheus would refuse fails
     here, in a second, not at its reload minutes into the run. Skipped when promtool is not installed (each
     expression was already parsed with promql-parser)."""
-    import shutil
-
-    from harness.errors import HarnessError
-    from harness.rules.check import promtool_check
-
     if not plan.mutants.mutants or shutil.which("promtool") is None:
         return
     every = root / "every-mutant.yml"
@@ -597,11 +597,6 @@ def run_mutate(plan: MutationPlan, cfg: Any, on_attempt: Callable[[MutantOutcome
                on_run: Callable[[RunPack, Scenario], None] | None = None) -> tuple[Any, MutationResult]:
     """Run ``plan`` on one stack (rule files switched by reload) and write the report, with its mutation-testing
     section, on every path. Returns (the suite result, the mutation result)."""
-    import tempfile
-
-    from harness.errors import HarnessError
-    from harness.scenario.run import Run, Session
-
     if cfg.backend != "local":
         raise HarnessError(f"harness mutate needs the local backend (configured: {cfg.backend})",
                            hint="it swaps mutants in by reloading Prometheus's rule files, which only a stack the "

@@ -26,17 +26,23 @@ from types import TracebackType
 from typing import Any
 
 from harness.config import Config
-from harness.errors import HarnessError
-from harness.scenario.catalog import Catalog, load_catalog
+from harness.core.catalog import Catalog, load_catalog
+from harness.core.clock import RunClock
+from harness.core.errors import HarnessError
+from harness.core.resolution import EventRates
+from harness.core.result import ScenarioResult
+from harness.core.timeline import MARK, Timeline
+from harness.core.timing import RealTerms
+from harness.observe.prometheus import PrometheusClient
 from harness.scenario.model import Scenario
-from harness.scenario.resolution import EventRates
-from harness.scenario.result import ScenarioResult
 from harness.scenario.runner import RunOptions, ScenarioRunner
-from harness.scenario.timing import RealTerms
 from harness.signals import sigterm_as_interrupt
-from harness.timeline import MARK
 
 log = logging.getLogger("harness.run")
+
+# LAZY_ADAPTERS: the stack, its measurement and the report are imported by the functions that use them.
+# This module is on the path of `harness verify --help` and of pytest's collection of scenarios (through
+# harness.scenario.suite), which need none of them: importing them here cost those 113 ms (measured).
 
 
 # Real seconds to wait for quiet between scenarios when every scenario starts from an empty history.
@@ -89,7 +95,7 @@ def measured_terms(stack: Any, backend: str, records_dir: Path, group_wait_s: fl
     if backend != "local":
         log.info("real terms not measured on the %s backend: default bounds have production terms only", backend)
         return Measured()
-    from harness.stack.measure import measure_delivery, measure_terms, warm_up
+    from harness.stack.measure import measure_delivery, measure_terms, warm_up  # lazy: see LAZY_ADAPTERS
 
     terms = replace(measure_terms(stack), delivery_s=measure_delivery(stack, group_wait_s))
     return Measured(terms, warm_up(stack, records_dir))
@@ -118,11 +124,10 @@ def reset_stack(stack: Any) -> None:
 
 def check_run_dashboards(stack: Any) -> list[Any]:
     """Run every provisioned dashboard panel's query over the run so far; panels with no data are listed."""
-    from harness.observe.prometheus import PrometheusClient
-    from harness.report.dashboards import check_dashboards, default_dashboards
-
     clock = stack.clock
     window = (clock.to_wall(0.0), clock.to_wall(clock.now()))
+    from harness.report.dashboards import check_dashboards, default_dashboards  # lazy: see LAZY_ADAPTERS
+
     return list(check_dashboards(default_dashboards(), PrometheusClient(stack.urls["prometheus"]), window=window))
 
 
@@ -191,7 +196,7 @@ class Session:
 
 def start_stack(cfg: Config, *, rules: Sequence[Path], alertmanager_config: Path, clock: Any,
                 timeline: Any) -> Any:
-    from harness.stack import start_stack as start
+    from harness.stack import start_stack as start  # lazy: see LAZY_ADAPTERS
 
     return start(cfg, rules=list(rules), alertmanager_config=alertmanager_config, clock=clock, timeline=timeline)
 
@@ -208,10 +213,6 @@ class Run:
                  on_result: Callable[[ScenarioResult], None] | None = None,
                  on_start: Callable[[Any, Path], None] | None = None,
                  finish: Callable[[Any], None] | None = None) -> None:
-        from harness.clock import RunClock
-        from harness.report.model import RunReport
-        from harness.timeline import Timeline
-
         self.cfg = cfg
         self.rule_files = list(rule_files)
         self.alertmanager_config = Path(alertmanager_config)
@@ -223,6 +224,8 @@ class Run:
         self.records_dir = self.run_dir / "records"
         self.records_dir.mkdir(parents=True, exist_ok=True)
         self.timeline = Timeline(path=self.run_dir / "timeline.jsonl")
+        from harness.report.model import RunReport  # lazy: see LAZY_ADAPTERS
+
         self.report = RunReport(run_id=self.run_id, kind=kind, time_scale=cfg.time_scale,
                                 started_wall=self.clock.wall_start, mono_start=self.clock.mono_start,
                                 rule_alerts=list(rule_alerts), receivers=list(receivers), notes=list(notes))
@@ -309,7 +312,7 @@ class Run:
                 except Exception as exc:
                     report.notes.append(f"completing the report failed: {type(exc).__name__}: {exc}")
             out.findings = report.findings
-            from harness.report import write_report
+            from harness.report import write_report  # lazy: see LAZY_ADAPTERS
 
             out.report_path = write_report(report, Path(self.cfg.reports_dir))
         finally:

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import STACK_DIR
+from harness.core.result import FAIL, PASS, Verdict
 from harness.load.records import RequestRecords, read_records
 from harness.observe.prometheus import PrometheusClient
 from harness.scenario.model import Expectation
-from harness.scenario.result import FAIL, PASS, Verdict
 from harness.slo import math as slo_math
+from harness.slo.compare import compare_window
 from harness.slo.spec import SLO, load_slo_spec
 
 DEFAULT_SPEC = STACK_DIR / "slo" / "betting.yaml"
@@ -91,8 +92,6 @@ def record_verdicts(rows: list[dict[str, Any]], t0: float, end: float) -> list[V
 def compare_rows(stack: Any, rec: RequestRecords, slo: SLO, t0: float, end: float, *, time_scale: float,
                  scrape_interval_s: float, records: frozenset[str]) -> list[dict[str, Any]]:
     """Ground truth beside Prometheus for the window; the differences and their bounds."""
-    from harness.slo.compare import compare_window
-
     rules: dict[str, tuple[str, float | None, float]] = {
         name: (kind, thr, window / time_scale) for name, (kind, thr, window) in KNOWN_RECORDS.items()
         if name in records}

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import REPO_ROOT, RULES_DIR, Config
-from harness.errors import HarnessError
-from harness.scenario.catalog import Catalog, load_catalog
+from harness.core.catalog import Catalog, load_catalog
+from harness.core.errors import HarnessError
+from harness.core.result import ScenarioResult
 from harness.scenario.model import Scenario, load_scenario
-from harness.scenario.result import ScenarioResult
 from harness.scenario.run import Run, Session, SuiteResult, reset_stack
 from harness.scenario.runner import ScenarioRunner
 from harness.scenario.validate import ValidationContext, validate_scenarios
@@ -41,6 +41,7 @@ def scenario_files(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def validation_context(catalog: Catalog) -> ValidationContext:
+    # Lazy: the SLO check brings the load's request records; `harness verify --help` needs neither.
     from harness.scenario.slo_check import DEFAULT_SPEC
     from harness.slo.spec import load_slo_spec
 
@@ -94,7 +95,7 @@ def plan_run(paths: Sequence[str | Path], rule_files: Sequence[str | Path], aler
     scenarios = [load_scenario(p) for p in scenario_files(paths)]
     notes: list[str] = []
     if map_file is not None:   # before validation, so that `applicable` sees the pack's names
-        from harness.scenario.alertmap import load_map, map_scenarios
+        from harness.scenario.alertmap import load_map, map_scenarios  # lazy: only with --map
 
         mapped = map_scenarios(scenarios, load_map(map_file), catalog)
         scenarios, notes = mapped.scenarios, mapped.notes

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import REFERENCE_ALERTMANAGER, SEED_ALERTMANAGER, Config, reference_rule_files, seed_rule_files
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.result import ScenarioResult
 from harness.scenario import suite
 from harness.scenario.findings import (
     ExpectedFindings,
@@ -29,7 +30,6 @@ from harness.scenario.findings import (
     finding_keys,
     load_expected_findings,
 )
-from harness.scenario.result import ScenarioResult
 from harness.scenario.run import SuiteResult
 from harness.scenario.suite import Plan, pack_label
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from harness.errors import InvalidFile, ValidationError
-from harness.faults.spec import KIND_SPECS, PROXIES, SERVICES, spec_problems
+from harness.core.errors import InvalidFile, ValidationError
+from harness.core.topology import PROXIES, SERVICES
+from harness.faults.spec import KIND_SPECS, spec_problems
 from harness.scenario.expectations import problems as expectation_problems
 from harness.scenario.model import FaultSpec, Scenario
 
@@ -29,7 +30,7 @@ class ValidationContext:
     # Fault specs are checked by harness.faults.spec (kinds, targets, parameter types and ranges).
     check_faults: bool = True
     slo_names: frozenset[str] = field(default_factory=frozenset)
-    # role -> receivers with that role in the Alertmanager config (harness.rules.roles.receivers_by_role)
+    # role -> receivers with that role in the Alertmanager config (harness.core.roles.receivers_by_role)
     receiver_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     records: frozenset[str] = frozenset()   # recording rules of the loaded packs (empty: not checked)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.clock import RunClock
+from harness.core.clock import RunClock
 from harness.load.records import RequestRecords
 from harness.observe.prometheus import PrometheusClient
 from harness.slo.math import GOOD_PREDICATES, availability, latency_sli

@@ -25,8 +25,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
-from harness.durations import parse_duration
-from harness.errors import ValidationError
+from harness.core.durations import parse_duration
+from harness.core.errors import ValidationError
 from harness.slo.math import BETTING_POLICY, GOOD_PREDICATES, PETFORCE_POLICY, PolicyTier
 
 POLICIES: dict[str, tuple[PolicyTier, ...]] = {"betting": BETTING_POLICY, "petforce": PETFORCE_POLICY}

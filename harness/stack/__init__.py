@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.clock import RunClock
 from harness.config import Config
-from harness.errors import HarnessError
+from harness.core.clock import RunClock
+from harness.core.errors import HarnessError
+from harness.core.timeline import Timeline
 from harness.stack.model import RECORDER_POLL_S, ProcessControl, ServiceInfo, Stack
-from harness.timeline import Timeline
 
 __all__ = ["ProcessControl", "ServiceInfo", "Stack", "start_stack"]
 
@@ -28,6 +28,7 @@ def start_stack(cfg: Config, *, rules: Sequence[Path] | None = None, alertmanage
 
 def _start_backend(cfg: Config, *, rules: Sequence[Path] | None, alertmanager_config: Path | None,
                    clock: RunClock | None, timeline: Timeline | None) -> Stack:
+    # Each backend is imported when chosen: a run needs one, and importing local costs 166 ms, docker 59 ms.
     if cfg.backend == "local":
         from harness.stack.local import start_local
 

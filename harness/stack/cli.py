@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import Config, resolve_flags
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.host.runstate import process_alive, process_start_time, sweep_dead_runs
+from harness.stack import start_stack
 from harness.stack.core.readiness import HttpReady, PortReady, ReadyCheck
-from harness.stack.core.runstate import process_alive, process_start_time, sweep_dead_runs
 from harness.stack.model import Stack
 
 STATE_FILE_NAME = "harness-current.json"
@@ -83,8 +84,6 @@ def _state_owner_alive(state: dict[str, Any] | None) -> bool:
 
 def _serve(cfg: Config, args: argparse.Namespace, *, announce: bool) -> int:
     """Start, publish state, wait for Ctrl-C / SIGTERM, tear down. Used by foreground and supervisor."""
-    from harness.stack import start_stack
-
     path = state_path(cfg)
     publish = not _state_owner_alive(_read_state(path))  # never overwrite another live stack's state
     try:

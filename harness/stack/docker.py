@@ -6,12 +6,14 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from harness.clock import RunClock
 from harness.config import REPO_ROOT, Config
-from harness.errors import HarnessError
-from harness.stack.core.runstate import new_run_id
+from harness.core.clock import RunClock
+from harness.core.errors import HarnessError
+from harness.core.timeline import Timeline
+from harness.core.topology import SinkUrls
+from harness.host.runstate import new_run_id
+from harness.rules.alertmanager import adapt_alertmanager_config
 from harness.stack.model import ProcessControl, ServiceInfo, Stack
-from harness.timeline import Timeline
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKER_ALERTMANAGER = REPO_ROOT / "stack" / "alertmanager" / "docker.yml"
@@ -40,9 +42,6 @@ def render_docker_alertmanager() -> str:
     """stack/alertmanager/docker.yml: the reference config with its endpoints on the `sinks` service, at real
     time (the docker backend does not compress time). Regenerate with
     ``python -c 'from harness.stack.docker import write_docker_alertmanager as w; w()'``."""
-    from harness.observe.sinks import SinkUrls
-    from harness.rules.alertmanager import adapt_alertmanager_config
-
     src = REPO_ROOT / "stack" / "alertmanager" / "reference.yml"
     body = adapt_alertmanager_config(src.read_text(), sinks=SinkUrls(SINKS_HTTP, SINKS_HOST, SINKS_SMTP_PORT),
                                      time_scale=1.0, source=str(src))

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import requests
 
-from harness.clock import RunClock
 from harness.config import Config
-from harness.errors import HarnessError
-from harness.stack.core.runstate import new_run_id
+from harness.core.clock import RunClock
+from harness.core.errors import HarnessError
+from harness.core.timeline import Timeline
+from harness.host.runstate import new_run_id
 from harness.stack.model import ProcessControl, ServiceInfo, Stack
-from harness.timeline import Timeline
 
 
 class ExternalBackend:

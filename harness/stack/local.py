@@ -7,22 +7,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.clock import RunClock
 from harness.config import Config
-from harness.errors import HarnessError
+from harness.core.clock import RunClock
+from harness.core.errors import HarnessError
+from harness.core.timeline import Timeline
+from harness.host.ports import allocate_ports
+from harness.host.runstate import RunContext, kill_run_processes, pids_of_run, sweep_dead_runs
 from harness.observe.sinks import NotificationSinks
 from harness.rules.packs import load_rules
 from harness.stack.core.binaries import find_binary
 from harness.stack.core.identity import ensure_traversable, service_identity
-from harness.stack.core.ports import allocate_ports
 from harness.stack.core.process import ManagedProcess
 from harness.stack.core.reaper import Reaper, start_reaper
-from harness.stack.core.runstate import RunContext, kill_run_processes, pids_of_run, sweep_dead_runs
 from harness.stack.core.steps import Step, run_steps
 from harness.stack.model import PROXY_NAMES, SERVICE_NAMES, ProcessControl, ServiceInfo, Stack
 from harness.stack.services import alertmanager, api, exporters, grafana, postgres, prometheus, redis, toxiproxy
 from harness.stack.services.plan import LocalPlan
-from harness.timeline import Timeline
 
 log = logging.getLogger("harness.stack")
 

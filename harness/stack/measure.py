@@ -1,4 +1,4 @@
-"""Measure the stack's incompressible real terms before a suite (harness.scenario.timing.RealTerms).
+"""Measure the stack's incompressible real terms before a suite (harness.core.timing.RealTerms).
 
 Each exporter's answer time healthy; for each service an exporter watches, how long that exporter takes to
 answer while the service is crashed, and how long after the crash ends it reports the service up again.
@@ -16,11 +16,13 @@ from pathlib import Path
 
 import requests
 
+from harness.core.resolution import EventRates, rates_from_counts
+from harness.core.timeline import DELIVERY_PROBE, MARK, NOTIFICATION
+from harness.core.timing import EXPORTER_OF, PRODUCTION_SCRAPE_TIMEOUT_S, RealTerms
 from harness.faults import Faults
-from harness.scenario.resolution import EventRates, rates_from_counts
-from harness.scenario.timing import EXPORTER_OF, PRODUCTION_SCRAPE_TIMEOUT_S, RealTerms
+from harness.load import run_load
+from harness.load.profile import profile_from_spec
 from harness.stack.model import Stack
-from harness.timeline import DELIVERY_PROBE, MARK, NOTIFICATION
 
 log = logging.getLogger("harness.stack")
 
@@ -107,9 +109,6 @@ def warm_up(stack: Stack, records_dir: Path, seconds: float = WARM_UP_S) -> Even
     """Steady load on the API; returns what each of its counters counts per request meanwhile."""
     if "api" not in stack.urls:
         return None
-    from harness.load import run_load
-    from harness.load.profile import profile_from_spec
-
     stack.timeline.record(stack.clock.now(), MARK, "warm_up", seconds=seconds)
     load = run_load(stack.urls["api"], profile_from_spec("constant_rate", rate=WARM_UP_RATE, duration=seconds),
                     records_path=records_dir / "warm-up.records", clock=stack.clock,

@@ -11,17 +11,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-from harness.clock import RunClock
-from harness.errors import HarnessError
-from harness.faults.spec import PROXIES, SERVICES
-from harness.faults.target import ProcessHandle
+from harness.core.clock import RunClock
+from harness.core.errors import HarnessError
+from harness.core.protocols import ProcessHandle
+from harness.core.timeline import Timeline
+from harness.core.topology import PROXIES, SERVICES
+from harness.observe.alerts import AlertRecorder
 from harness.signals import sigterm_raises
-from harness.timeline import Timeline
 
 log = logging.getLogger("harness.stack")
 
 # The reference stack's service and proxy names, and the process handle every backend returns, are
-# defined once, by the fault layer that acts on them (it never imports the stack).
+# defined once, in the core (harness.core.topology, harness.core.protocols).
 SERVICE_NAMES = SERVICES
 PROXY_NAMES = PROXIES
 ProcessControl = ProcessHandle
@@ -91,8 +92,6 @@ class Stack:
 
     def start_recording(self, interval_s: float) -> None:
         """Record every alert state change (Prometheus) and Alertmanager's view on the run's timeline."""
-        from harness.observe.alerts import AlertRecorder
-
         if self.recorder is None and "prometheus" in self.urls and "alertmanager" in self.urls:
             self.recorder = AlertRecorder(self.urls["prometheus"], self.urls["alertmanager"], self.clock,
                                           self.timeline, interval_s).start()

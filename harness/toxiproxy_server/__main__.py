@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.toxiproxy_server.api import VERSION
 from harness.toxiproxy_server.server import ToxiproxyServer, read_config
 

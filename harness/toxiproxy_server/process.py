@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -9,7 +9,7 @@ import logging
 import random
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.toxiproxy_server.api import ToxiproxyApi
 from harness.toxiproxy_server.collection import PopulateError, ProxyCollection
 from harness.toxiproxy_server.httpserver import serve_connection

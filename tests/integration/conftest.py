@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from harness.config import resolve_config
+from harness.host.ports import listener_pid, port_is_free
+from harness.host.runstate import pids_of_run
 from harness.stack import Stack, start_stack
-from harness.stack.core.ports import listener_pid, port_is_free
-from harness.stack.core.runstate import pids_of_run
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import STACK_DIR
-from harness.observe.sinks import SinkUrls
+from harness.core.topology import SinkUrls
 from harness.rules.alertmanager import adapt_alertmanager_config
 from harness.rules.check import amtool_check
 

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from harness.clock import RunClock
+from harness.core.clock import RunClock
+from harness.core.timeline import FAULT_END, FAULT_START, Timeline
 from harness.faults import Faults
-from harness.timeline import FAULT_END, FAULT_START, Timeline
 
 pytestmark = pytest.mark.integration
 

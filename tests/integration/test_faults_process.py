@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.clock import RunClock
+from harness.core.clock import RunClock
+from harness.core.timeline import FAULT_END, FAULT_START, Timeline
 from harness.faults import Faults
-from harness.timeline import FAULT_END, FAULT_START, Timeline
 
 pytestmark = pytest.mark.integration
 

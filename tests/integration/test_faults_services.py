@@ -20,9 +20,9 @@ import psycopg
 import pytest
 import redis
 
-from harness.clock import RunClock
+from harness.core.clock import RunClock
+from harness.core.timeline import FAULT_END, FAULT_START, Timeline
 from harness.faults import Faults
-from harness.timeline import FAULT_END, FAULT_START, Timeline
 from tests.integration.api_services import (
     PG_BIN,
     REPO_ROOT,
@@ -305,7 +305,7 @@ def test_backup_failing_makes_backups_fail_and_restores(services, backup_url):
 
 
 def process_tree(pid: int) -> list[int]:
-    from harness.proctree import descendants
+    from harness.host.proctree import descendants
 
     return [pid, *descendants(pid)]
 

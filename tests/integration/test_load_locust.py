@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from harness.clock import RunClock
+from harness.core.clock import RunClock
 from harness.load import ConstantArrivalRate, ConstantUsers, run_load
 from harness.load.records import read_records
 

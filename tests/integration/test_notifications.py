@@ -16,14 +16,14 @@ import pytest
 import requests
 from ruamel.yaml import YAML
 
-from harness.clock import RunClock
 from harness.config import STACK_DIR
+from harness.core.clock import RunClock
+from harness.core.timeline import ALERT_STATE, AM_STATE, NOTIFICATION, Timeline
+from harness.host.ports import allocate_ports
 from harness.observe.alerts import AlertRecorder
 from harness.observe.sinks import Notification, NotificationSinks
 from harness.rules.alertmanager import adapt_alertmanager_config
 from harness.rules.timescale import rewrite_rules
-from harness.stack.core.ports import allocate_ports
-from harness.timeline import ALERT_STATE, AM_STATE, NOTIFICATION, Timeline
 
 pytestmark = pytest.mark.integration
 

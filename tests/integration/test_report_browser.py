@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from harness.config import REPO_ROOT
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.result import ScenarioResult
 from harness.report import RunReport, write_report
 from harness.report.browser import check_page, find_chromium
-from harness.scenario.result import ScenarioResult
 from harness.scenario.tour import PUBLISHED_TOUR, REFERENCE_TOUR
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 
 from harness.config import RULES_DIR, STACK_DIR
-from harness.observe.sinks import SinkUrls
+from harness.core.topology import SinkUrls
 from harness.rules.alertmanager import adapt_alertmanager_config
-from harness.rules.check import alert_labels, amtool_check, main, routing_table
+from harness.rules.check import alert_labels, amtool_check, amtool_receivers, main, routing_table
 from harness.rules.packs import load_rules
-from harness.rules.routing import amtool_receivers
 
 pytestmark = pytest.mark.integration
 
@@ -45,8 +44,8 @@ def test_python_routing_agrees_with_amtool(rule, adapted: Path) -> None:  # type
     ({"alertname": "X"}, ["default"]),
 ])
 def test_extra_label_sets_agree(labels: dict[str, str], want: list[str], adapted: Path) -> None:
+    from harness.core.routing import build_route, receivers_for
     from harness.rules.alertmanager import load_am_yaml
-    from harness.rules.routing import build_route, receivers_for
 
     root = build_route(load_am_yaml(SEED_AM.read_text(), "seed")["route"])
     assert receivers_for(root, labels) == want == amtool_receivers(adapted, labels)

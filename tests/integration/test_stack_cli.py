@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import REPO_ROOT
-from harness.stack.core.runstate import pids_of_run
+from harness.host.runstate import pids_of_run
 from tests.integration.conftest import assert_nothing_left, cmdline, state_ports, wait_for_state
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ import redis
 import requests
 
 from harness.config import RULES_DIR, STACK_DIR
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.observe.prometheus import PrometheusClient
 from harness.stack import Stack
 

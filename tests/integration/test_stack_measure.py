@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from harness.core.history import Backfill, History
+from harness.core.timeline import NOTIFICATION
 from harness.observe.prometheus import PrometheusClient
-from harness.scenario.history import Backfill, History
 from harness.stack import Stack
 from harness.stack.measure import PROBE, measure_delivery, warm_up
-from harness.timeline import NOTIFICATION
 
 pytestmark = pytest.mark.integration
 

@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 
 from harness.config import REPO_ROOT
-from harness.proctree import descendants
-from harness.stack.core.ports import listening
-from harness.stack.core.reaper import LOG_NAME
-from harness.stack.core.runstate import (
+from harness.host.ports import listening
+from harness.host.proctree import descendants
+from harness.host.runstate import (
     pids_of_run,
     process_alive,
     process_start_time,
     read_run_record,
     sweep_dead_runs,
 )
+from harness.stack.core.reaper import LOG_NAME
 from harness.stack.services.exporters import data_volume_unavailable
 from tests.integration.conftest import START_TIMEOUT_S, assert_nothing_left, cmdline, state_ports, wait_for_state
 

@@ -8,8 +8,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from harness.config import STACK_DIR
-from harness.errors import ValidationError
-from harness.observe.sinks import SinkUrls
+from harness.core.errors import ValidationError
+from harness.core.topology import SinkUrls
 from harness.rules.alertmanager import adapt_alertmanager_config
 
 SEED = (STACK_DIR / "alertmanager" / "alertmanager.yml").read_text()

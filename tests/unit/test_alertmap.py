@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness.config import REFERENCE_ALERTMANAGER, reference_rule_files
-from harness.errors import HarnessError
+from harness.core.catalog import Catalog, load_catalog
+from harness.core.errors import HarnessError
 from harness.scenario.alertmap import (
     MapInvalid,
     apply_map,
@@ -17,7 +18,6 @@ from harness.scenario.alertmap import (
     parse_map,
     shipped_names,
 )
-from harness.scenario.catalog import Catalog, load_catalog
 from harness.scenario.model import parse_scenario
 from harness.scenario.suite import applicable, plan_run
 

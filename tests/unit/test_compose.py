@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from harness.config import REPO_ROOT
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.stack.docker import ensure_engine
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"

@@ -18,7 +18,7 @@ from harness.config import (
     resolve_flags,
     seed_rule_files,
 )
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 import pytest
 
-from harness.errors import ValidationError
+from harness.core.errors import ValidationError
+from harness.core.matrix import Firing, Matrix, ModeRow
 from harness.scenario.criteria import (
     DEFAULT_CRITERIA,
     CriteriaInvalid,
@@ -12,7 +13,6 @@ from harness.scenario.criteria import (
     parse_criteria,
 )
 from harness.scenario.failure_modes import load_failure_modes, parse_failure_modes
-from harness.scenario.matrix import Firing, Matrix, ModeRow
 
 CATALOGUE = parse_failure_modes("""\
 modes:

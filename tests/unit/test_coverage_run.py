@@ -7,17 +7,17 @@ import pytest
 
 from harness.cli import main as harness_main
 from harness.config import REFERENCE_ALERTMANAGER, reference_rule_files
-from harness.errors import HarnessError
+from harness.core.catalog import AlertRule, Catalog
+from harness.core.errors import HarnessError
+from harness.core.result import FAIL, PASS, ScenarioResult, Verdict
+from harness.core.timeline import ALERT_STATE, NOTIFICATION, PHASE, Event
 from harness.report import RunReport, rebuild_index, write_report
 from harness.report.cli import describe
 from harness.report.summary import load_run_report
-from harness.scenario.catalog import AlertRule, Catalog
 from harness.scenario.coverage_cli import CoverageRun, finish, plan_coverage, render_matrix
 from harness.scenario.criteria import parse_criteria
 from harness.scenario.failure_modes import load_failure_modes, parse_failure_modes
-from harness.scenario.result import FAIL, PASS, ScenarioResult, Verdict
 from harness.scenario.run import SuiteResult
-from harness.timeline import ALERT_STATE, NOTIFICATION, PHASE, Event
 
 MODES = parse_failure_modes("""\
 modes:

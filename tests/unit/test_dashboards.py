@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.observe.prometheus import Sample
 from harness.report.dashboards import DASHBOARDS_DIR, check_dashboards, dashboard_targets
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from harness.errors import ValidationError
+from harness.core.errors import ValidationError
 from harness.scenario.expectations import KINDS, kind_names
 from harness.scenario.expectations.reference import expectation_markdown
 from harness.scenario.model import parse_scenario

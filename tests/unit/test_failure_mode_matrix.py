@@ -2,11 +2,11 @@
 
 import json
 
-from harness.scenario.catalog import AlertRule, Catalog
+from harness.core.catalog import AlertRule, Catalog
+from harness.core.matrix import Matrix, compute_matrix
+from harness.core.result import FAIL, PASS, ScenarioResult, Verdict
+from harness.core.timeline import ALERT_STATE, NOTIFICATION, PHASE, Event
 from harness.scenario.failure_modes import parse_failure_modes
-from harness.scenario.matrix import Matrix, compute_matrix
-from harness.scenario.result import FAIL, PASS, ScenarioResult, Verdict
-from harness.timeline import ALERT_STATE, NOTIFICATION, PHASE, Event
 
 MODES = parse_failure_modes("""\
 modes:

@@ -4,9 +4,9 @@ file, line and field."""
 import pytest
 
 from harness.config import REFERENCE_ALERTMANAGER, reference_rule_files
-from harness.errors import HarnessError, ValidationError
+from harness.core.catalog import load_catalog
+from harness.core.errors import HarnessError, ValidationError
 from harness.faults.spec import KIND_SPECS
-from harness.scenario.catalog import load_catalog
 from harness.scenario.failure_modes import (
     CatalogueInvalid,
     is_baseline,

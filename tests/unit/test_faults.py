@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.timeline import FAULT_END, FAULT_START, MARK, Timeline
 from harness.faults import Fault, FaultError, Faults, FaultSpecError
-from harness.timeline import FAULT_END, FAULT_START, MARK, Timeline
 
 # ---------------------------------------------------------------------------------------------- fakes
 

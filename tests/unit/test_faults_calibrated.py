@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.timeline import FAULT_END, Timeline
 from harness.faults import FaultError, Faults, FaultSpecError, spec_problems
 from harness.faults.achieved import from_records
 from harness.load.records import RequestRecords
-from harness.timeline import FAULT_END, Timeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "stack" / "api"))
 

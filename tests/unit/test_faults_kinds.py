@@ -98,7 +98,7 @@ def test_the_services_a_scenario_takes_down_are_those_of_its_down_kinds():
 
 
 def test_every_named_query_has_the_endpoint_its_ground_truth_reads():
+    from harness.core.topology import API_QUERIES
     from harness.faults.kinds.query_latency import QUERY_ENDPOINTS
-    from harness.faults.kinds.schema import API_QUERIES
 
     assert set(QUERY_ENDPOINTS) == set(API_QUERIES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.faults import FAULT_KINDS, FaultSpecError, spec_problems, validate_spec
 
 

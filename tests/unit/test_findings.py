@@ -2,10 +2,10 @@
 and the reference pack's fixed rules are not accused of it."""
 
 from harness.config import RULES_DIR
+from harness.core.catalog import load_catalog
+from harness.core.result import FAIL, PASS, ScenarioResult, Verdict
 from harness.rules.exported import exported_by
-from harness.scenario.catalog import load_catalog
 from harness.scenario.findings import audit_findings, finding_keys, lint_rule
-from harness.scenario.result import FAIL, PASS, ScenarioResult, Verdict
 
 SEED = load_catalog([RULES_DIR / "betting-alerts.yml"])
 REF = load_catalog([RULES_DIR / "reference.yml"])
@@ -51,7 +51,7 @@ def test_findings_only_for_failures_and_stable_keys():
 def test_expected_findings_are_all_required_and_no_others_allowed():
     import pytest
 
-    from harness.errors import HarnessError
+    from harness.core.errors import HarnessError
     from harness.scenario.findings import ExpectedFindings
 
     want = ExpectedFindings.parse({"findings": ["a", "b"]}, "f.json")

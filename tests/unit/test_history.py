@@ -5,11 +5,11 @@ import re
 
 import pytest
 
-from harness.errors import ValidationError
-from harness.scenario.catalog import Catalog
-from harness.scenario.history import Backfill, BudgetLevels, History, budget_remaining, judge_budget
+from harness.core.catalog import Catalog
+from harness.core.errors import ValidationError
+from harness.core.history import Backfill, BudgetLevels, History, budget_remaining, judge_budget
+from harness.core.result import FAIL, PASS
 from harness.scenario.model import parse_scenario
-from harness.scenario.result import FAIL, PASS
 from harness.scenario.suite import validation_context
 from harness.scenario.validate import scenario_errors
 

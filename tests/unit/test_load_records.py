@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.load.records import RECORD_DTYPE, RecordWriter, classify_error, read_records
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.clock import RunClock
-from harness.errors import HarnessError
+from harness.core.clock import RunClock
+from harness.core.errors import HarnessError
 from harness.load import ConstantArrivalRate, LoadRun
 
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from harness.config import REFERENCE_ALERTMANAGER, reference_rule_files
+from harness.core.catalog import load_catalog
 from harness.scenario.alertmap import apply_map, map_scenarios, parse_map
-from harness.scenario.catalog import load_catalog
 from harness.scenario.map_proposal import Proposal, main, propose, render
 from harness.scenario.model import load_scenario
 from harness.scenario.suite import applicable, scenario_files, validation_context

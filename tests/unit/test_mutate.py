@@ -13,6 +13,7 @@ import pytest
 
 import harness.stack
 from harness.config import resolve_config
+from harness.core.result import FAIL, PASS, ScenarioResult, Verdict
 from harness.report.model import RunReport
 from harness.report.mutation import mutation_section
 from harness.report.summary import build_summary, load_run_report
@@ -36,7 +37,6 @@ from harness.scenario.mutate import (
     render_result,
     run_mutation,
 )
-from harness.scenario.result import FAIL, PASS, ScenarioResult, Verdict
 
 RULES = """\
 groups:

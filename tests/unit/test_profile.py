@@ -2,7 +2,7 @@ import itertools
 
 import pytest
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.load.profile import (
     ArrivalSchedule,
     ConstantArrivalRate,

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.durations import format_duration
-from harness.rules.promql import (
+from harness.core.durations import format_duration
+from harness.core.promql import (
     LabelMatcher,
     PromQLSyntaxError,
     Selector,

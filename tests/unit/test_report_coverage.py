@@ -1,8 +1,8 @@
 """Rule coverage: fired, expected-but-missed, checked silent, never exercised; receivers and routes."""
 
+from harness.core.result import FAIL, PASS, ScenarioResult, Verdict
+from harness.core.timeline import ALERT_STATE, NOTIFICATION, Event
 from harness.report.coverage import compute_coverage
-from harness.scenario.result import FAIL, PASS, ScenarioResult, Verdict
-from harness.timeline import ALERT_STATE, NOTIFICATION, Event
 
 PACK = ["A", "B", "C", "D", "E"]
 

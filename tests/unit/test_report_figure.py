@@ -2,9 +2,9 @@
 
 import pytest
 
+from harness.core.result import ScenarioResult
+from harness.core.timeline import ALERT_STATE, FAULT_END, FAULT_START, NOTIFICATION, Event
 from harness.report.figure import alert_bands, build_figure, fault_bands, prod_time
-from harness.scenario.result import ScenarioResult
-from harness.timeline import ALERT_STATE, FAULT_END, FAULT_START, NOTIFICATION, Event
 
 
 def scenario(**kw):

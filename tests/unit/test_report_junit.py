@@ -2,9 +2,9 @@
 
 import xml.etree.ElementTree as ET
 
+from harness.core.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
 from harness.report.junit import render_junit
 from harness.report.model import RunReport
-from harness.scenario.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
 
 
 def scenario(name, verdicts, error=None):

@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.result import ScenarioResult
 from harness.report import RunReport, rebuild_index, write_report
 from harness.report.cli import main as report_main
 from harness.report.sample import sample_run
-from harness.scenario.result import ScenarioResult
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from harness.scenario import verdict as V
-from harness.scenario.resolution import (
+from harness.core import verdict as V
+from harness.core.resolution import (
     AFFORDABLE_SCALE,
     PLAN_MARGIN,
     EventRates,
@@ -13,8 +13,8 @@ from harness.scenario.resolution import (
     relevant,
     unresolved,
 )
-from harness.scenario.timing import choose_scale
-from harness.timeline import ALERT_STATE, Event
+from harness.core.timeline import ALERT_STATE, Event
+from harness.core.timing import choose_scale
 
 QUERY_LATENCY = """
 (histogram_quantile(0.95, sum by (le, query_name) (rate(query_duration_seconds_bucket{query_name="query1"}[5m])))

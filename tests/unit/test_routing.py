@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import ValidationError
-from harness.rules.routing import build_route, parse_matcher, receivers_for
+from harness.core.errors import ValidationError
+from harness.core.routing import build_route, parse_matcher, receivers_for
 
 TREE = {
     "receiver": "default",
@@ -41,7 +41,7 @@ def test_bad_matcher_is_named() -> None:
 
 
 def test_every_route_groups_by() -> None:
-    from harness.rules.routing import every_route_groups_by
+    from harness.core.routing import every_route_groups_by
 
     assert every_route_groups_by({"group_by": ["alertname", "cluster"], "routes": [{"receiver": "x"}]}, "alertname")
     assert every_route_groups_by({"group_by": ["..."]}, "alertname")

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from harness.config import RULES_DIR
-from harness.errors import ValidationError
+from harness.core.catalog import load_catalog
+from harness.core.errors import ValidationError
+from harness.core.rule_formats import MIMIRTOOL, NAMESPACE_MAP, PLAIN, PROMETHEUS_RULE, THANOS, normalise_rules
 from harness.rules.check import describe_pack
-from harness.rules.formats import MIMIRTOOL, NAMESPACE_MAP, PLAIN, PROMETHEUS_RULE, THANOS, normalise_rules
 from harness.rules.packs import load_rules, parse_rules
 from harness.rules.timescale import rewrite_rules
-from harness.scenario.catalog import load_catalog
 from harness.stack.services.prometheus import prepare_rules
 
 K8S = """\

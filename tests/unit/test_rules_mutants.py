@@ -9,7 +9,8 @@ import promql_parser
 import pytest
 
 from harness.config import REFERENCE_ALERTMANAGER, reference_rule_files
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.routing import build_route
 from harness.rules.exprtree import BINARY, SELECTOR, parse_expr
 from harness.rules.mutants import (
     BRANCH_REMOVED,
@@ -31,7 +32,6 @@ from harness.rules.mutants import (
     renamed_pack,
 )
 from harness.rules.packs import parse_rules
-from harness.rules.routing import build_route
 
 RULES = """\
 groups:

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from harness.config import RULES_DIR
-from harness.errors import ValidationError
+from harness.core.errors import ValidationError
+from harness.core.promql import metric_names
 from harness.rules.exported import exported_by
 from harness.rules.packs import load_rules, parse_rules
-from harness.rules.promql import metric_names
 
 SEED_BETTING = Path("/work/shared/seeds/004_6250824e744069c1.txt")
 
@@ -103,7 +103,7 @@ def test_reference_slo_pack_keeps_the_alerts_and_records() -> None:
 
 
 def test_budget_alerts_inherit_the_window_of_the_records_they_read() -> None:
-    from harness.scenario.catalog import load_catalog
+    from harness.core.catalog import load_catalog
 
     cat = load_catalog([RULES_DIR / "reference.yml", RULES_DIR / "reference-slo.yml"])
     assert cat.effective_window_s("ErrorBudgetExhausted") == 30 * 86400

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from harness.config import resolve_config
-from harness.errors import HarnessError
+from harness.core.catalog import Catalog
+from harness.core.errors import HarnessError
+from harness.core.result import PASS, ScenarioResult, Verdict
 from harness.scenario import run as scenario_run
-from harness.scenario.catalog import Catalog
-from harness.scenario.result import PASS, ScenarioResult, Verdict
 from harness.scenario.run import Run
 
 RULES = [Path("rules.yml")]

@@ -4,12 +4,12 @@ no sleeping (the fake sleep advances the fake clock)."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.rules.routing import build_route
-from harness.scenario.catalog import AlertRule, Catalog
+from harness.core.catalog import AlertRule, Catalog
+from harness.core.result import FAIL, PASS
+from harness.core.routing import build_route
+from harness.core.timeline import ALERT_STATE, NOTIFICATION, Timeline
 from harness.scenario.model import parse_scenario
-from harness.scenario.result import FAIL, PASS
 from harness.scenario.runner import RunOptions, ScenarioRunner
-from harness.timeline import ALERT_STATE, NOTIFICATION, Timeline
 
 
 class FakeClock:
@@ -229,7 +229,7 @@ def test_a_failed_alert_expectation_carries_the_promql_and_what_it_returned():
     runner = ScenarioRunner(FakeStack(clock, Timeline()), CATALOG,
                             RunOptions(time_scale=60, records_dir=Path("/nonexistent"), sleep=clock.sleep),
                             prometheus=prom)
-    from harness.scenario.result import Verdict
+    from harness.core.result import Verdict
 
     failed = Verdict("fires", "RedisDown", FAIL, "firing", "never fired", window=(3.0, 9.0))
     passed = Verdict("silent", "PostgreSQLDown", PASS, "silent", "silent", window=(0.0, 9.0))
@@ -317,7 +317,7 @@ def test_a_silent_check_that_names_a_sparse_branch_is_inconclusive_not_passed():
 
 
 def test_the_scale_keeps_the_events_a_judged_window_needs_at_the_scenarios_load_rate():
-    from harness.scenario.resolution import EventRates
+    from harness.core.resolution import EventRates
 
     # query2 runs once in ten requests: at 40 req/s a 5m window holds 1200 of them at real time, 60 needed
     # (x1.5 planned): scale 13; query1 (one in a thousand) cannot be met at an affordable scale.
@@ -347,7 +347,7 @@ def test_firing_on_a_window_that_held_enough_events_still_fails_a_silent_check()
 
 
 def test_an_expectation_with_labels_plans_for_the_series_groups_it_names_only():
-    from harness.scenario.resolution import EventRates
+    from harness.core.resolution import EventRates
 
     rates = EventRates({("query_duration_seconds_count", (("query_name", "query2"),)): 0.1,
                         ("query_duration_seconds_count", (("query_name", "query1"),)): 0.001})

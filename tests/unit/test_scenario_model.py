@@ -1,6 +1,6 @@
 import pytest
 
-from harness.errors import ValidationError
+from harness.core.errors import ValidationError
 from harness.scenario.model import parse_scenario
 from harness.scenario.validate import ScenarioInvalid, ValidationContext, validate_scenarios
 

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.clock import RunClock
+from harness.core.clock import RunClock
 from harness.load.records import RequestRecords
 from harness.observe.prometheus import PrometheusClient, Sample
 from harness.slo.compare import compare_window, histogram_share_le, ratio_bound, uncertain_events
@@ -129,7 +129,7 @@ def test_a_rule_returning_nothing_is_flagged_not_compared():
 
 
 def test_recording_rules_outside_their_bound_are_failed_verdicts():
-    from harness.scenario.result import FAIL, PASS
+    from harness.core.result import FAIL, PASS
     from harness.scenario.slo_check import record_verdicts
 
     rows = [{"sli": "availability (raw counters)", "ground_truth": 1.0, "prometheus": 1.0, "difference": 0.0,

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ValidationError
+from harness.core.errors import ValidationError
 from harness.slo import math as M
 from harness.slo.spec import load_slo_spec, parse_slo_spec
 

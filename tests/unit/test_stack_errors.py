@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.host.runstate import RunContext
 from harness.stack.core.binaries import BINARIES, MissingBinary, find_binary
 from harness.stack.core.process import ManagedProcess, ServiceExited, ServiceTooSlow
 from harness.stack.core.readiness import PortReady
-from harness.stack.core.runstate import RunContext
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from harness.config import resolve_config
-from harness.errors import HarnessError
-from harness.stack.core.ports import allocate_port
+from harness.core.errors import HarnessError
+from harness.host.ports import allocate_port
 from harness.stack.external import ExternalBackend, attach_external
 
 

@@ -2,8 +2,8 @@ import socket
 
 import pytest
 
-from harness.errors import HarnessError
-from harness.stack.core.ports import allocate_ports, ensure_port_free, port_is_free
+from harness.core.errors import HarnessError
+from harness.host.ports import allocate_ports, ensure_port_free, port_is_free
 
 
 def test_ports_are_distinct_and_free() -> None:

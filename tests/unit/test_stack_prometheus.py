@@ -48,7 +48,7 @@ def test_a_slow_job_gets_its_own_interval_and_a_timeout_equal_to_it() -> None:
 
 def test_catalog_windows_name_the_metric_each_range_reads() -> None:
     from harness.config import RULES_DIR
-    from harness.scenario.catalog import load_catalog, range_selectors
+    from harness.core.catalog import load_catalog, range_selectors
 
     assert range_selectors('rate(a{x="1"}[5m]) / rate(b[1h:1m]) + c') == [("a", 300.0), ("b", 3600.0)]
     windows = load_catalog([RULES_DIR / "reference.yml"]).windows()

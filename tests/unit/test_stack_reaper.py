@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.stack.core.reaper import RELEASE, Reaped, Reaper, reap, released, start_reaper
-from harness.stack.core.runstate import (
+from harness.host.runstate import (
     RUN_ENV,
     RunContext,
     parse_run_record,
@@ -23,6 +22,7 @@ from harness.stack.core.runstate import (
     process_alive,
     process_start_time,
 )
+from harness.stack.core.reaper import RELEASE, Reaped, Reaper, reap, released, start_reaper
 
 
 @pytest.fixture
@@ -166,7 +166,7 @@ OWNER = textwrap.dedent("""
     import subprocess, sys, time
     from pathlib import Path
     from harness.stack.core.reaper import start_reaper
-    from harness.stack.core.runstate import RunContext
+    from harness.host.runstate import RunContext
 
     ctx = RunContext(Path(sys.argv[1]))
     ctx.create()

@@ -3,7 +3,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from harness.stack.core.runstate import RUN_ENV, RunContext, process_alive, sweep_dead_runs
+from harness.host.runstate import RUN_ENV, RunContext, process_alive, sweep_dead_runs
 
 
 def _dead_pid() -> int:
@@ -68,7 +68,7 @@ def test_process_alive_detects_pid_reuse_by_start_time() -> None:
 
 def test_sweep_recognises_its_own_process_by_start_time_when_the_tag_is_unreadable(tmp_path: Path) -> None:
     # redis-server overwrites its environment with its title; the recorded start time identifies it.
-    from harness.stack.core.runstate import process_start_time
+    from harness.host.runstate import process_start_time
 
     child = _spawn(None)
     run_dir = _fake_run(tmp_path, "dead-run", _dead_pid(), {"redis": child.pid})

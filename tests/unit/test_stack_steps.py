@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.stack.core.steps import Step, run_steps
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from harness.config import RULES_DIR
-from harness.errors import ValidationError
+from harness.core.errors import ValidationError
+from harness.core.promql import durations, parse, print_expr, structure
 from harness.rules.packs import parse_rules
-from harness.rules.promql import durations, parse, print_expr, structure
 from harness.rules.timescale import rewrite_rules, scale_duration, scale_expr
 
 SEED_PACKS = sorted(RULES_DIR.glob("*.yml"))

@@ -1,7 +1,7 @@
 import math
 
-from harness.scenario.catalog import AlertRule
-from harness.scenario.timing import RealTerms, Timing, choose_scale, job_intervals
+from harness.core.catalog import AlertRule
+from harness.core.timing import RealTerms, Timing, choose_scale, job_intervals
 
 
 def rule(expr="up == 0", for_s=60.0, interval=30.0):

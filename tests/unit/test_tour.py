@@ -12,13 +12,13 @@ import pytest
 
 import harness.stack
 from harness.config import resolve_config
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.result import FAIL, PASS, ScenarioResult, Verdict
+from harness.core.timeline import MARK, Timeline
 from harness.scenario import cli, suite, tour
 from harness.scenario import run as scenario_run
 from harness.scenario.findings import ExpectedFindings, finding_keys
-from harness.scenario.result import FAIL, PASS, ScenarioResult, Verdict
 from harness.scenario.run import SuiteResult
-from harness.timeline import MARK, Timeline
 
 TOUR = tour.plan_tour()
 

@@ -1,7 +1,8 @@
 import numpy as np
 
-from harness.scenario.result import FAIL, PASS
-from harness.scenario.verdict import (
+from harness.core.result import FAIL, PASS
+from harness.core.timeline import ALERT_STATE, AM_STATE, NOTIFICATION, Event
+from harness.core.verdict import (
     alert_intervals,
     fires_within,
     inhibited,
@@ -10,7 +11,6 @@ from harness.scenario.verdict import (
     resolves_within,
     stays_silent,
 )
-from harness.timeline import ALERT_STATE, AM_STATE, NOTIFICATION, Event
 
 L = {"alertname": "RedisDown", "severity": "critical"}
 

@@ -1,9 +1,9 @@
 """Expectations by meaning (`pages`, `notifies`): a delivery of any matching alert counts, judged with the same
 state rules as the named checks: carried-in firing, late, too early, refused by the receiver's API."""
 
-from harness.scenario.result import FAIL, PASS
-from harness.scenario.verdict import delivered_any, delivered_none
-from harness.timeline import ALERT_STATE, NOTIFICATION, Event
+from harness.core.result import FAIL, PASS
+from harness.core.timeline import ALERT_STATE, NOTIFICATION, Event
+from harness.core.verdict import delivered_any, delivered_none
 
 PD = ["pd-oncall"]
 ALERTS = ["PgDown", "RedisGone"]
@@ -71,6 +71,6 @@ def test_no_page_passes_only_when_nothing_routed_to_a_pager_fires_in_the_window(
 
 
 def test_the_harness_delivery_probe_is_no_page():
-    from harness.timeline import DELIVERY_PROBE
+    from harness.core.timeline import DELIVERY_PROBE
 
     assert none_([page(20, DELIVERY_PROBE)]).status == PASS

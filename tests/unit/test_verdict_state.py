@@ -1,9 +1,9 @@
 """State-aware verdicts: every check judges the alert's state over its whole window, including the state
 carried in from before it (issue: a permanently firing alert passed `silent`)."""
 
-from harness.scenario.result import FAIL, PASS
-from harness.scenario.verdict import fires_within, firing_at, inhibited, notified, resolves_within, stays_silent
-from harness.timeline import ALERT_STATE, AM_STATE, NOTIFICATION, Event, Timeline
+from harness.core.result import FAIL, PASS
+from harness.core.timeline import ALERT_STATE, AM_STATE, NOTIFICATION, Event, Timeline
+from harness.core.verdict import fires_within, firing_at, inhibited, notified, resolves_within, stays_silent
 
 L = {"alertname": "RedisMemoryHigh", "severity": "warning"}
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from harness.core.topology import API_ROUTES
 from harness.faults.calibrated import ErrorRatioFault
-from harness.faults.kinds.schema import API_ROUTES, SERVICE, FaultKind, Param, choice, fraction
+from harness.faults.kinds.schema import SERVICE, FaultKind, Param, choice, fraction
 
 if TYPE_CHECKING:
     from harness.load.records import RequestRecords

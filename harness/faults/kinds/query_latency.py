@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from harness.core.topology import API_QUERIES
 from harness.faults.calibrated import QueryLatencyFault
-from harness.faults.kinds.schema import API_QUERIES, SERVICE, FaultKind, Param, choice
+from harness.faults.kinds.schema import SERVICE, FaultKind, Param, choice
 
 if TYPE_CHECKING:
     from harness.load.records import RequestRecords

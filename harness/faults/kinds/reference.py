@@ -10,8 +10,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
+from harness.core.topology import PROXIES, SERVICES
 from harness.faults.kinds.registry import KINDS
-from harness.faults.kinds.schema import NETWORK, PROCESS, PROXIES, SERVICES, FaultKind, Param
+from harness.faults.kinds.schema import NETWORK, PROCESS, FaultKind, Param
 
 
 @dataclass(frozen=True)

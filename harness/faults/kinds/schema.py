@@ -12,23 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 if TYPE_CHECKING:
     from harness.faults.fault import Fault
     from harness.faults.injector import Faults
     from harness.load.records import RequestRecords
-
-# The reference stack's names (contract C); a backend may offer a subset, checked when the stack is known.
-PROXIES = ("pg_primary", "pg_replica", "redis", "replication",
-           "exporter_pg_primary", "exporter_pg_replica", "exporter_redis")
-SERVICES = ("postgres_primary", "postgres_replica", "redis", "prometheus", "alertmanager", "api", "toxiproxy",
-            "postgres_exporter_primary", "postgres_exporter_replica", "redis_exporter", "node_exporter",
-            "backup", "grafana")
-# The sample API's route templates and named queries (stack/api/betting_api), which calibrated faults select.
-API_ROUTES = ("/api/active-bets", "/api/bets", "/api/users/{id}/bets", "/api/markets/{id}/exposure",
-              "/api/reports/daily-volume", "/api/meta")
-API_QUERIES = ("query1", "place_bet", "query2", "query3", "query4")
 
 # Groups: what ``target`` names. A network fault acts on a proxy, a process fault on any service; a service
 # fault acts on the one service its kind names, so its target is implied.

@@ -25,8 +25,8 @@ from harness.scenario.expectations import (
 from harness.scenario.expectations.base import ExpectKind, Field, Judge, Observed, share, suggest
 
 if TYPE_CHECKING:
-    from harness.errors import ValidationError
-    from harness.scenario.catalog import Catalog
+    from harness.core.catalog import Catalog
+    from harness.core.errors import ValidationError
     from harness.scenario.model import Expectation, Scenario
     from harness.scenario.validate import ValidationContext
 

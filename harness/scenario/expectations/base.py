@@ -14,22 +14,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness.errors import ValidationError
-from harness.rules.roles import ROLE_PREFIX, role_of, role_problem
+from harness.core.errors import ValidationError
+from harness.core.roles import ROLE_PREFIX, role_of, role_problem
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from harness.scenario.catalog import Catalog
+    from harness.core.catalog import Catalog
+    from harness.core.result import Verdict
+    from harness.core.timing import Timing
     from harness.scenario.model import Expectation, Scenario
-    from harness.scenario.result import Verdict
-    from harness.scenario.timing import Timing
     from harness.scenario.validate import ValidationContext
 
 # What a field holds; the parser converts durations and checks the shape of lists and maps.
 DURATION, SHARE, NUMBER, TEXT, LIST, MAP = "duration", "share", "number", "text", "list", "map"
 
-# Which default bound a kind checks (harness.scenario.timing): time to fire, to resolve, to notify.
+# Which default bound a kind checks (harness.core.timing): time to fire, to resolve, to notify.
 FIRE, RESOLVE, NOTIFY = "fire", "resolve", "notify"
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.errors import ValidationError
-from harness.scenario import verdict as V
+from harness.core import verdict as V
+from harness.core.errors import ValidationError
+from harness.core.result import Verdict
 from harness.scenario.expectations.base import (
     LABELS,
     LIST,
@@ -19,7 +20,6 @@ from harness.scenario.expectations.base import (
     missing,
     receiver_problems,
 )
-from harness.scenario.result import Verdict
 
 if TYPE_CHECKING:
     from harness.scenario.model import Expectation, Scenario

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.errors import ValidationError
-from harness.scenario import verdict as V
+from harness.core import verdict as V
+from harness.core.errors import ValidationError
+from harness.core.result import Verdict
 from harness.scenario.expectations.base import (
     AFTER,
     LIST,
@@ -20,7 +21,6 @@ from harness.scenario.expectations.base import (
     fault_time,
     receiver_problems,
 )
-from harness.scenario.result import Verdict
 
 if TYPE_CHECKING:
     from harness.scenario.model import Expectation, Scenario

@@ -1,15 +1,16 @@
 """``pages``: someone is paged (true) or nobody is (false), whatever the alerts and receivers are called.
 
 A page is a delivery the receiver's API accepts, to a receiver whose integration is a pager (PagerDuty,
-Opsgenie, ...: harness.rules.roles). The alerts that can page are those the routing tree sends to one.
+Opsgenie, ...: harness.core.roles). The alerts that can page are those the routing tree sends to one.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.errors import ValidationError
-from harness.scenario import verdict as V
+from harness.core import verdict as V
+from harness.core.errors import ValidationError
+from harness.core.result import Verdict
 from harness.scenario.expectations.base import (
     AFTER,
     NOTIFY,
@@ -20,10 +21,9 @@ from harness.scenario.expectations.base import (
     after_problems,
     fault_time,
 )
-from harness.scenario.result import Verdict
 
 if TYPE_CHECKING:
-    from harness.scenario.catalog import Catalog
+    from harness.core.catalog import Catalog
     from harness.scenario.model import Expectation, Scenario
     from harness.scenario.validate import ValidationContext
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.errors import ValidationError
+from harness.core.errors import ValidationError
+from harness.core.result import Verdict
 from harness.scenario.expectations.base import TEXT, ExpectKind, Field, Judge, Observed, suggest
-from harness.scenario.result import Verdict
 
 if TYPE_CHECKING:
     from harness.scenario.model import Expectation, Scenario

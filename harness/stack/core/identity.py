@@ -8,7 +8,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.stack.core.process import RunAs
 
 SERVICE_USER = "harness"

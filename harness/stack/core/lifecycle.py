@@ -7,7 +7,7 @@ from pathlib import Path
 
 import requests
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.stack.core.process import tail
 
 

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import HarnessError
-from harness.proctree import signal_tree
-from harness.stack.core.ports import ensure_port_free
+from harness.core.errors import HarnessError
+from harness.host.ports import ensure_port_free
+from harness.host.proctree import signal_tree
+from harness.host.runstate import RunContext
 from harness.stack.core.readiness import ReadyCheck, backoff_delays
-from harness.stack.core.runstate import RunContext
 
 LOG_TAIL_LINES = 15
 

@@ -34,8 +34,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.stack.core.ports import listening
-from harness.stack.core.runstate import RUN_DIR_PREFIX, RunContext, kill_run_processes, pids_of_run, read_run_record
+from harness.host.ports import listening
+from harness.host.runstate import RUN_DIR_PREFIX, RunContext, kill_run_processes, pids_of_run, read_run_record
 
 log = logging.getLogger("harness.stack")
 

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.rules.alertmanager import adapt_alertmanager_config
 from harness.stack.core.binaries import find_binary
 from harness.stack.core.lifecycle import post_reload

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.durations import format_duration
+from harness.core.durations import format_duration
 from harness.stack.core.process import ManagedProcess
 from harness.stack.core.readiness import HttpReady
 from harness.stack.services.plan import LocalPlan

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.config import REPO_ROOT, Config
+from harness.host.runstate import RunContext
 from harness.stack.core.process import ManagedProcess, RunAs
-from harness.stack.core.runstate import RunContext
 
 
 @dataclass

@@ -14,8 +14,8 @@ from typing import Any
 import requests
 import yaml
 
-from harness.durations import format_duration
-from harness.errors import HarnessError
+from harness.core.durations import format_duration
+from harness.core.errors import HarnessError
 from harness.rules.timescale import rewrite_rules
 from harness.stack.core.binaries import find_binary
 from harness.stack.core.lifecycle import post_reload
@@ -25,7 +25,7 @@ from harness.stack.services.plan import LocalPlan
 
 log = logging.getLogger("harness.stack")
 
-# Long enough for a backfilled 30-day window at real time (harness.scenario.history); the run dir goes at
+# Long enough for a backfilled 30-day window at real time (harness.core.history); the run dir goes at
 # the end of the run anyway.
 RETENTION = "35d"
 

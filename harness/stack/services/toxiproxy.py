@@ -7,7 +7,7 @@ import shutil
 
 import requests
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.stack.core.process import ManagedProcess
 from harness.stack.core.readiness import HttpReady
 from harness.stack.services.plan import LocalPlan

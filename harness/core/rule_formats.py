@@ -25,8 +25,8 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from harness.errors import ValidationError
-from harness.yamlio import key_line, round_trip_yaml
+from harness.core.errors import ValidationError
+from harness.core.yamlio import key_line, round_trip_yaml
 
 PLAIN = "Prometheus rule file"
 THANOS = "Thanos ruler file"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.proctree import signal_tree
+from harness.host.proctree import signal_tree
 
 log = logging.getLogger("harness.stack")
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.scenario.result import FAIL, PASS, Verdict
-from harness.timeline import ALERT_STATE, AM_STATE, DELIVERY_PROBE, NOTIFICATION, Event
+from harness.core.result import FAIL, PASS, Verdict
+from harness.core.timeline import ALERT_STATE, AM_STATE, DELIVERY_PROBE, NOTIFICATION, Event
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def stays_silent(events: Sequence[Event], alert: str, *, start: float, end: floa
     """The alert is not firing at any instant of [start, end], including firing carried in from before
     ``start`` (pass ``events`` with the state at ``start``, Timeline.events_with_state). Pending is reported
     but allowed. ``unjudged``: (labels, why) of series whose windows held too few events to resolve the
-    threshold (harness.scenario.resolution); their firing is reported, not failed."""
+    threshold (harness.core.resolution); their firing is reported, not failed."""
     def judged(iv: Interval) -> bool:
         return not any(_matches(iv.labels, ident) for ident, _ in unjudged)
 

@@ -14,9 +14,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from harness.rules.promql import read
-from harness.scenario.catalog import AlertRule
-from harness.scenario.resolution import AFFORDABLE_SCALE
+from harness.core.catalog import AlertRule
+from harness.core.promql import read
+from harness.core.resolution import AFFORDABLE_SCALE
 
 # Production-time cadence of the reference stack (the betting guide: scrape every 15 s; its rule groups
 # evaluate every 30 s; Prometheus's default evaluation interval is 1 m).
@@ -185,7 +185,7 @@ def choose_scale(cap: float, *, scenario_max: float | None, terms: RealTerms | N
     whose exporters need a longer scrape timeout than the compressed interval (``job_intervals``) still
     holding ``MIN_SCRAPES_PER_WINDOW`` of its scrapes; each bound's real terms at most ``MAX_REAL_SHARE`` of
     its compressed part; every window an expected alert reads holding the events its threshold needs at the
-    scenario's load rate (``events``: (largest scale, why), harness.scenario.resolution.limits), where a scale
+    scenario's load rate (``events``: (largest scale, why), harness.core.resolution.limits), where a scale
     of at least ``AFFORDABLE_SCALE`` does it. Whole numbers, so durations stay readable.
     """
     limits: list[tuple[float, str]] = [(cap, f"--time-scale {cap:g} (the cap)")]

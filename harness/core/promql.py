@@ -31,7 +31,7 @@ from typing import Any
 
 import promql_parser as pp
 
-from harness.durations import format_duration
+from harness.core.durations import format_duration
 
 
 class PromQLSyntaxError(ValueError):

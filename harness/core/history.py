@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from harness.scenario.result import FAIL, PASS, Verdict
+from harness.core.result import FAIL, PASS, Verdict
 
 METRIC = "http_requests_total"
 LABELS = 'job="api",instance="history",endpoint="history",method="GET"'

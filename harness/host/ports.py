@@ -8,7 +8,7 @@ import socket
 import threading
 from collections.abc import Collection
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 HOST = "127.0.0.1"
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import promql_parser as pp
 
-from harness.rules.promql import PromQLSyntaxError, parse
+from harness.core.promql import PromQLSyntaxError, parse
 
 RESOLVE_EVENTS = 3
 # Below this scale a scenario costs more real time than a suite can give it (a 15 min scenario takes

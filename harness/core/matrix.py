@@ -9,11 +9,11 @@ scenario phase, and an alert firing at any instant of it fires on a healthy stac
 mode when it is a firing one, arrives between the window's opening and the next mode's scenario phase
 (Alertmanager may deliver after the mode ended), and carries an alert that fired in the mode (or no readable
 alert names, inside the mode's own window). *Paged*: a receiver whose integration pages (role ``pager``,
-harness.rules.roles) accepted such a notification. Times are production seconds (real seconds times the mode's
+harness.core.roles) accepted such a notification. Times are production seconds (real seconds times the mode's
 time scale) from the window's opening.
 
 *Judged*: a firing on windows too sparse to resolve the alert's threshold at the mode's time scale
-(harness.scenario.resolution) may be compression noise; the mode's run watches every alert with a ``silent: "*"``
+(harness.core.resolution) may be compression noise; the mode's run watches every alert with a ``silent: "*"``
 check (harness.scenario.failure_modes.observing_every_alert), whose verdict passes for such a firing.
 """
 
@@ -22,13 +22,35 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from harness.scenario.catalog import Catalog
-from harness.scenario.model import FaultSpec, Scenario
-from harness.scenario.result import PASS, ScenarioResult
-from harness.scenario.verdict import Interval, alert_intervals
-from harness.timeline import ALERT_STATE, NOTIFICATION, PHASE, Event
+from harness.core.catalog import Catalog
+from harness.core.result import PASS, ScenarioResult
+from harness.core.timeline import ALERT_STATE, NOTIFICATION, PHASE, Event
+from harness.core.verdict import Interval, alert_intervals
+
+
+class ModeFault(Protocol):
+    """What the matrix reads of a fault (harness.scenario.model.FaultSpec satisfies it)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def target(self) -> str | None: ...
+    @property
+    def params(self) -> Mapping[str, Any]: ...
+
+
+class FailureMode(Protocol):
+    """What the matrix reads of a failure mode's scenario (harness.scenario.model.Scenario satisfies it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def faults(self) -> Sequence[ModeFault]: ...
+
 
 PAGER = "pager"
 
@@ -215,7 +237,7 @@ def _strs(x: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in x or ())
 
 
-def describe_fault(f: FaultSpec) -> str:
+def describe_fault(f: ModeFault) -> str:
     """``crash postgres_primary``, ``toxic pg_primary type=latency latency=200``, ``error_ratio ratio=0.02``."""
     params = " ".join(f"{k}={v}" for k, v in f.params.items())
     return " ".join(x for x in (f.kind, f.target or "", params) if x)
@@ -252,7 +274,7 @@ def _severities(intervals: Sequence[Interval], catalog: Catalog, alert: str) -> 
     return tuple(seen)
 
 
-def mode_row(mode: Scenario | None, res: ScenarioResult, events: Sequence[Event], catalog: Catalog, *,
+def mode_row(mode: FailureMode | None, res: ScenarioResult, events: Sequence[Event], catalog: Catalog, *,
              notify_until: float = math.inf) -> ModeRow:
     """One failure mode's row. ``notify_until``: run-clock time up to which notifications may still belong to
     it (the next mode's scenario phase)."""
@@ -307,7 +329,7 @@ def mode_row(mode: Scenario | None, res: ScenarioResult, events: Sequence[Event]
         error=res.error)
 
 
-def compute_matrix(modes: Sequence[Scenario], results: Sequence[ScenarioResult], events: Sequence[Event],
+def compute_matrix(modes: Sequence[FailureMode], results: Sequence[ScenarioResult], events: Sequence[Event],
                    catalog: Catalog) -> Matrix:
     """The matrix of a coverage run: one row per result (in run order), one per alert of the loaded rules (and
     per alert that fired without being in them)."""

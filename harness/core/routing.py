@@ -9,13 +9,11 @@ child delivers to its own receiver (inherited from its parent when unset). Teste
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError, ValidationError
+from harness.core.errors import ValidationError
 
 _MATCHER_RE = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
 
@@ -94,18 +92,6 @@ def receivers_for(root: Route, labels: Mapping[str, str]) -> list[str]:
         if r.receiver not in out:
             out.append(r.receiver)
     return out
-
-
-def amtool_receivers(config_path: Path, labels: Mapping[str, str], amtool: str = "amtool") -> list[str]:
-    """What ``amtool config routes test`` says for ``labels`` (the routing truth)."""
-    args = [amtool, "config", "routes", "test", f"--config.file={config_path}"]
-    args += [f"{k}={v}" for k, v in sorted(labels.items()) if v != ""]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=30)
-    if proc.returncode != 0:
-        raise HarnessError(f"amtool routing test failed for {dict(labels)}",
-                           detail=(proc.stdout + proc.stderr).strip(),
-                           hint=f"run `amtool check-config {config_path}` first")
-    return [r for r in proc.stdout.strip().split(",") if r]
 
 
 def every_route_groups_by(node: Mapping[str, Any], label: str, inherited: tuple[str, ...] = ()) -> bool:
