@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                  "run every failure mode the stack can inject: what fires, who is notified, who is paged"),
     "map": ("harness.scenario.map_proposal:main",
             "propose a map of the scenarios' alert and receiver names to your pack's, with reasons"),
-    "kinds": ("harness.scenario.expectations.reference:main",
+    "kinds": ("harness.scenario.reference:main",
               "the scenario format: every fault and expectation kind, its fields and an example"),
     "report": ("harness.report.cli:main", "rebuild or locate a run's report"),
     "toxiproxy-server": ("harness.toxiproxy_server.__main__:main", "serve the Toxiproxy 2.x API"),

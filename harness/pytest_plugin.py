@@ -138,7 +138,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        from harness.scenario.model import load_scenario
+        from harness.core.model import load_scenario
 
         try:
             scn = load_scenario(self.path)

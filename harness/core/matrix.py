@@ -31,7 +31,7 @@ from harness.core.verdict import Interval, alert_intervals
 
 
 class ModeFault(Protocol):
-    """What the matrix reads of a fault (harness.scenario.model.FaultSpec satisfies it)."""
+    """What the matrix reads of a fault (harness.core.model.FaultSpec satisfies it)."""
 
     @property
     def kind(self) -> str: ...
@@ -42,7 +42,7 @@ class ModeFault(Protocol):
 
 
 class FailureMode(Protocol):
-    """What the matrix reads of a failure mode's scenario (harness.scenario.model.Scenario satisfies it)."""
+    """What the matrix reads of a failure mode's scenario (harness.core.model.Scenario satisfies it)."""
 
     @property
     def name(self) -> str: ...

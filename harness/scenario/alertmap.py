@@ -35,10 +35,10 @@ from ruamel.yaml.error import YAMLError
 
 from harness.core.catalog import Catalog, load_catalog
 from harness.core.errors import InvalidFile, ValidationError
+from harness.core.expectations import KINDS, expected_to_fire
+from harness.core.expectations.base import MAP, suggest
+from harness.core.model import Expectation, Scenario
 from harness.core.yamlio import key_line, round_trip_yaml
-from harness.scenario.expectations import KINDS, expected_to_fire
-from harness.scenario.expectations.base import MAP, suggest
-from harness.scenario.model import Expectation, Scenario
 
 SECTIONS = ("alerts", "records", "receivers", "labels")
 # Expectation fields that name an alert, and those that list receivers (or roles, which need no map).

@@ -11,6 +11,7 @@ from typing import Any
 
 from harness.config import AUDIT_DEFAULTS, resolve_flags
 from harness.core.errors import HarnessError
+from harness.core.plan import Plan
 from harness.core.result import ScenarioResult
 from harness.core.timeline import ALERT_STATE, FAULT_END, FAULT_START, NOTIFICATION, PHASE
 from harness.scenario import tour as tours
@@ -22,7 +23,7 @@ from harness.scenario.findings import (
     load_expected_findings,
 )
 from harness.scenario.run import SuiteResult
-from harness.scenario.suite import SCENARIOS_DIR, Plan, plan_run, run_plan
+from harness.scenario.suite import SCENARIOS_DIR, plan_run, run_plan
 
 DEFAULT_SCENARIOS = SCENARIOS_DIR
 

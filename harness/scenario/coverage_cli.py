@@ -16,11 +16,12 @@ from harness.config import resolve_flags
 from harness.core.catalog import Catalog
 from harness.core.durations import format_whole
 from harness.core.matrix import Matrix, ModeRow, compute_matrix, mode_row
+from harness.core.plan import Plan
 from harness.core.result import ScenarioResult
 from harness.scenario.criteria import DEFAULT_CRITERIA, Criteria, judge, load_criteria
 from harness.scenario.failure_modes import CATALOGUE, FailureModes, load_failure_modes, observing_every_alert
 from harness.scenario.run import SuiteResult
-from harness.scenario.suite import Plan, load_packs, run_plan, validation_context
+from harness.scenario.suite import load_packs, run_plan, validation_context
 from harness.scenario.validate import validate_scenarios
 
 

@@ -27,8 +27,8 @@ from harness.config import STACK_DIR
 from harness.core.durations import format_duration, parse_duration
 from harness.core.errors import HarnessError, InvalidFile, ValidationError
 from harness.core.matrix import Matrix, ModeRow, Violation
+from harness.core.model import yaml_line
 from harness.scenario.failure_modes import FailureModes, is_baseline
-from harness.scenario.model import yaml_line
 
 DEFAULT_CRITERIA = STACK_DIR / "coverage-criteria.yaml"
 REACHES = ("page", "notify")

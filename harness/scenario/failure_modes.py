@@ -28,10 +28,10 @@ from ruamel.yaml.error import YAMLError
 
 from harness.config import STACK_DIR
 from harness.core.errors import HarnessError, InvalidFile, ValidationError
+from harness.core.expectations import suggest
+from harness.core.model import Expectation, Located, Scenario, parse_history, scenario_from_node, yaml_line
 from harness.core.topology import PROXIES, SERVICES
 from harness.faults.spec import KIND_SPECS, PROCESS
-from harness.scenario.expectations import suggest
-from harness.scenario.model import Expectation, Located, Scenario, parse_history, scenario_from_node, yaml_line
 
 CATALOGUE = STACK_DIR / "failure-modes.yaml"
 

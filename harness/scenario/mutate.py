@@ -43,6 +43,9 @@ import yaml
 from harness.core.catalog import Catalog
 from harness.core.durations import format_duration
 from harness.core.errors import HarnessError
+from harness.core.expectations import expected_to_fire
+from harness.core.model import Expectation, Scenario
+from harness.core.plan import Plan
 from harness.core.result import FAIL, ScenarioResult, Verdict
 from harness.core.routing import every_route_groups_by
 from harness.rules.check import promtool_check
@@ -55,11 +58,9 @@ from harness.rules.mutants import (
     generate_mutants,
     renamed_pack,
 )
-from harness.scenario.expectations import expected_to_fire
-from harness.scenario.model import Expectation, Scenario
 from harness.scenario.run import Run, Session
 from harness.scenario.runner import scenario_warmup
-from harness.scenario.suite import Plan, pack_label, plan_run
+from harness.scenario.suite import pack_label, plan_run
 
 KILLED = "killed"
 SURVIVED = "survived"

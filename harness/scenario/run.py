@@ -29,12 +29,12 @@ from harness.config import Config
 from harness.core.catalog import Catalog, load_catalog
 from harness.core.clock import RunClock
 from harness.core.errors import HarnessError
+from harness.core.model import Scenario
 from harness.core.resolution import EventRates
 from harness.core.result import ScenarioResult
 from harness.core.timeline import MARK, Timeline
 from harness.core.timing import RealTerms
 from harness.observe.prometheus import PrometheusClient
-from harness.scenario.model import Scenario
 from harness.scenario.runner import RunOptions, ScenarioRunner
 from harness.signals import sigterm_as_interrupt
 

@@ -16,8 +16,11 @@ import numpy as np
 from harness.core import verdict as V
 from harness.core.catalog import AlertRule, Catalog, expand_records
 from harness.core.clock import RunClock
+from harness.core.expectations import KINDS, Observed, expected_to_fire
+from harness.core.expectations.base import FIRE, RESOLVE, fault_time
 from harness.core.history import METRIC as HISTORY_METRIC
 from harness.core.history import Backfill, BudgetLevels, budget_remaining, judge_budget
+from harness.core.model import Expectation, FaultSpec, Scenario, share
 from harness.core.promql import split_comparison
 from harness.core.protocols import AlertSource, FaultInjector, LoadDriver, Stack
 from harness.core.resolution import EventRates, Need, limits, needs_of, relevant, unresolved
@@ -35,9 +38,6 @@ from harness.faults import Faults
 from harness.faults.spec import KIND_SPECS
 from harness.observe.alertmanager import AlertmanagerClient
 from harness.observe.prometheus import PrometheusClient
-from harness.scenario.expectations import KINDS, Observed, expected_to_fire
-from harness.scenario.expectations.base import FIRE, RESOLVE, fault_time
-from harness.scenario.model import Expectation, FaultSpec, Scenario, share
 
 log = logging.getLogger("harness.scenario")
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import STACK_DIR
+from harness.core.model import Expectation
 from harness.core.result import FAIL, PASS, Verdict
 from harness.load.records import RequestRecords, read_records
 from harness.observe.prometheus import PrometheusClient
-from harness.scenario.model import Expectation
 from harness.slo import math as slo_math
 from harness.slo.compare import compare_window
 from harness.slo.spec import SLO, load_slo_spec

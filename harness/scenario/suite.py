@@ -10,18 +10,20 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from harness.config import REPO_ROOT, RULES_DIR, Config
 from harness.core.catalog import Catalog, load_catalog
+from harness.core.context import ValidationContext
 from harness.core.errors import HarnessError
+from harness.core.model import Scenario, load_scenario
+from harness.core.plan import Plan
 from harness.core.result import ScenarioResult
-from harness.scenario.model import Scenario, load_scenario
 from harness.scenario.run import Run, Session, SuiteResult, reset_stack
 from harness.scenario.runner import ScenarioRunner
-from harness.scenario.validate import ValidationContext, validate_scenarios
+from harness.scenario.validate import validate_scenarios
 
 log = logging.getLogger("harness.suite")
 
@@ -66,18 +68,6 @@ def applicable(scn: Scenario, catalog: Catalog) -> list[str]:
     named |= {str(e.params["by"]) for e in scn.expectations if e.kind == "inhibited" and "by" in e.params}
     records = {e.subject for e in scn.expectations if e.kind == "error_budget"} - set(catalog.records)
     return sorted(((named - set(catalog.alerts)) & shipped_alerts()) | records)
-
-
-@dataclass
-class Plan:
-    """What a run will do, decided (and validated) before anything starts."""
-
-    scenarios: list[Scenario]
-    not_applicable: dict[str, list[str]]     # scenario name -> alerts missing from the rule files
-    catalog: Catalog
-    rule_files: list[Path]
-    alertmanager_config: Path
-    notes: list[str] = field(default_factory=list)   # e.g. the alert map applied (harness.scenario.alertmap)
 
 
 def load_packs(rule_files: Sequence[str | Path], alertmanager_config: str | Path) -> tuple[list[Path], Catalog]:

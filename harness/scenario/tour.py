@@ -21,6 +21,7 @@ from typing import Any
 
 from harness.config import REFERENCE_ALERTMANAGER, SEED_ALERTMANAGER, Config, reference_rule_files, seed_rule_files
 from harness.core.errors import HarnessError
+from harness.core.plan import Plan
 from harness.core.result import ScenarioResult
 from harness.scenario import suite
 from harness.scenario.findings import (
@@ -31,7 +32,7 @@ from harness.scenario.findings import (
     load_expected_findings,
 )
 from harness.scenario.run import SuiteResult
-from harness.scenario.suite import Plan, pack_label
+from harness.scenario.suite import pack_label
 
 EXPECTED_FINDINGS = suite.SCENARIOS_DIR / "expected-findings.json"
 

@@ -7,32 +7,17 @@ collected, so a user fixes a file in one pass.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
+from harness.core.context import ValidationContext
 from harness.core.errors import InvalidFile, ValidationError
-from harness.core.topology import PROXIES, SERVICES
+from harness.core.expectations import problems as expectation_problems
+from harness.core.model import FaultSpec, Scenario
 from harness.faults.spec import KIND_SPECS, spec_problems
-from harness.scenario.expectations import problems as expectation_problems
-from harness.scenario.model import FaultSpec, Scenario
 
 
 class ScenarioInvalid(InvalidFile):
     what = "scenario files"
-
-
-@dataclass(frozen=True)
-class ValidationContext:
-    alerts: frozenset[str]
-    receivers: frozenset[str] = frozenset()
-    proxies: frozenset[str] = frozenset(PROXIES)
-    services: frozenset[str] = frozenset(SERVICES)
-    # Fault specs are checked by harness.faults.spec (kinds, targets, parameter types and ranges).
-    check_faults: bool = True
-    slo_names: frozenset[str] = field(default_factory=frozenset)
-    # role -> receivers with that role in the Alertmanager config (harness.core.roles.receivers_by_role)
-    receiver_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    records: frozenset[str] = frozenset()   # recording rules of the loaded packs (empty: not checked)
 
 
 def scenario_errors(scn: Scenario, ctx: ValidationContext) -> list[ValidationError]:

@@ -9,6 +9,7 @@ import pytest
 from harness.config import REFERENCE_ALERTMANAGER, reference_rule_files
 from harness.core.catalog import Catalog, load_catalog
 from harness.core.errors import HarnessError
+from harness.core.model import parse_scenario
 from harness.scenario.alertmap import (
     MapInvalid,
     apply_map,
@@ -18,7 +19,6 @@ from harness.scenario.alertmap import (
     parse_map,
     shipped_names,
 )
-from harness.scenario.model import parse_scenario
 from harness.scenario.suite import applicable, plan_run
 
 REFERENCE = load_catalog(reference_rule_files(), REFERENCE_ALERTMANAGER)

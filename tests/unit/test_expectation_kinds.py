@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from harness.core.context import ValidationContext
 from harness.core.errors import ValidationError
-from harness.scenario.expectations import KINDS, kind_names
-from harness.scenario.expectations.reference import expectation_markdown
-from harness.scenario.model import parse_scenario
-from harness.scenario.validate import ScenarioInvalid, ValidationContext, scenario_errors, validate_scenarios
+from harness.core.expectations import KINDS, kind_names
+from harness.core.model import parse_scenario
+from harness.scenario.reference import expectation_markdown
+from harness.scenario.validate import ScenarioInvalid, scenario_errors, validate_scenarios
 
 ALERTS = frozenset({"RedisDown", "PostgreSQLDown", "ReplicationLagHigh", "ConnectionPoolNearLimit", "BackupFailed"})
 CTX = ValidationContext(alerts=ALERTS, receivers=frozenset({"pagerduty-critical", "slack-warnings"}),
@@ -89,7 +90,7 @@ def test_a_bad_kind_specific_value_is_reported_with_the_others() -> None:
 
 def test_the_checked_in_format_reference_is_the_generated_one() -> None:
     doc = Path(__file__).resolve().parents[2] / "docs" / "scenario-format.md"
-    from harness.scenario.expectations.reference import format_markdown
+    from harness.scenario.reference import format_markdown
 
     assert doc.read_text(encoding="utf-8") == format_markdown(), \
         "docs/scenario-format.md is stale: regenerate it with `harness kinds --markdown > docs/scenario-format.md`"

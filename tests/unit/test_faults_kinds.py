@@ -7,11 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from harness.core.context import ValidationContext
+from harness.core.model import parse_scenario
 from harness.faults import FAULT_KINDS, KIND_SPECS, Faults, spec_problems
 from harness.faults.kinds import KINDS, reference, render_markdown
 from harness.faults.kinds.schema import GROUPS, SERVICE
-from harness.scenario.model import parse_scenario
-from harness.scenario.validate import ValidationContext, scenario_errors
+from harness.scenario.validate import scenario_errors
 
 REFS = reference()
 

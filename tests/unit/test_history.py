@@ -8,8 +8,8 @@ import pytest
 from harness.core.catalog import Catalog
 from harness.core.errors import ValidationError
 from harness.core.history import Backfill, BudgetLevels, History, budget_remaining, judge_budget
+from harness.core.model import parse_scenario
 from harness.core.result import FAIL, PASS
-from harness.scenario.model import parse_scenario
 from harness.scenario.suite import validation_context
 from harness.scenario.validate import scenario_errors
 

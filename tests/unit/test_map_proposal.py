@@ -11,9 +11,9 @@ import yaml
 
 from harness.config import REFERENCE_ALERTMANAGER, reference_rule_files
 from harness.core.catalog import load_catalog
+from harness.core.model import load_scenario
 from harness.scenario.alertmap import apply_map, map_scenarios, parse_map
 from harness.scenario.map_proposal import Proposal, main, propose, render
-from harness.scenario.model import load_scenario
 from harness.scenario.suite import applicable, scenario_files, validation_context
 from harness.scenario.validate import validate_scenarios
 

@@ -13,6 +13,7 @@ import pytest
 
 import harness.stack
 from harness.config import resolve_config
+from harness.core.model import parse_scenario
 from harness.core.result import FAIL, PASS, ScenarioResult, Verdict
 from harness.report.model import RunReport
 from harness.report.mutation import mutation_section
@@ -21,7 +22,6 @@ from harness.rules.mutants import LABELS, WEAKER
 from harness.rules.packs import load_rules
 from harness.scenario import cli, mutate
 from harness.scenario import run as scenario_run
-from harness.scenario.model import parse_scenario
 from harness.scenario.mutate import (
     KILLED,
     NOT_RUN,

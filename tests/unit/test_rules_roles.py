@@ -6,13 +6,14 @@ import pytest
 
 from harness.config import STACK_DIR
 from harness.core.catalog import load_catalog
+from harness.core.context import ValidationContext
+from harness.core.model import parse_scenario
 from harness.core.result import FAIL, PASS
 from harness.core.roles import ROLES, receiver_roles, receivers_by_role, resolve, role_of, role_problem
 from harness.core.timeline import NOTIFICATION, Event
 from harness.core.verdict import notified
 from harness.rules.check import describe_receivers
-from harness.scenario.model import parse_scenario
-from harness.scenario.validate import ScenarioInvalid, ValidationContext, validate_scenarios
+from harness.scenario.validate import ScenarioInvalid, validate_scenarios
 from tests.unit.test_scenario_model import GOOD
 
 REFERENCE_AM = STACK_DIR / "alertmanager" / "reference.yml"

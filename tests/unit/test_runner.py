@@ -5,10 +5,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.core.catalog import AlertRule, Catalog
+from harness.core.model import parse_scenario
 from harness.core.result import FAIL, PASS
 from harness.core.routing import build_route
 from harness.core.timeline import ALERT_STATE, NOTIFICATION, Timeline
-from harness.scenario.model import parse_scenario
 from harness.scenario.runner import RunOptions, ScenarioRunner
 
 

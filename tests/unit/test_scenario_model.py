@@ -1,8 +1,9 @@
 import pytest
 
+from harness.core.context import ValidationContext
 from harness.core.errors import ValidationError
-from harness.scenario.model import parse_scenario
-from harness.scenario.validate import ScenarioInvalid, ValidationContext, validate_scenarios
+from harness.core.model import parse_scenario
+from harness.scenario.validate import ScenarioInvalid, validate_scenarios
 
 GOOD = """\
 name: redis-down

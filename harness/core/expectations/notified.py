@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING
 
 from harness.core import verdict as V
 from harness.core.errors import ValidationError
-from harness.core.result import Verdict
-from harness.scenario.expectations.base import (
+from harness.core.expectations.base import (
     AFTER,
     LIST,
     NOTIFY,
@@ -21,10 +20,11 @@ from harness.scenario.expectations.base import (
     fault_time,
     receiver_problems,
 )
+from harness.core.result import Verdict
 
 if TYPE_CHECKING:
-    from harness.scenario.model import Expectation, Scenario
-    from harness.scenario.validate import ValidationContext
+    from harness.core.context import ValidationContext
+    from harness.core.model import Expectation, Scenario
 
 
 def validate(scn: Scenario, e: Expectation, ctx: ValidationContext) -> list[ValidationError]:

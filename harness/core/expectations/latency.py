@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 from harness.core import verdict as V
 from harness.core.durations import parse_duration
 from harness.core.errors import ValidationError
+from harness.core.expectations.base import DURATION, NUMBER, ExpectKind, Field, Judge, Observed, missing
 from harness.core.result import Verdict
-from harness.scenario.expectations.base import DURATION, NUMBER, ExpectKind, Field, Judge, Observed, missing
 
 if TYPE_CHECKING:
-    from harness.scenario.model import Expectation, Scenario
-    from harness.scenario.validate import ValidationContext
+    from harness.core.context import ValidationContext
+    from harness.core.model import Expectation, Scenario
 
 
 def validate(scn: Scenario, e: Expectation, ctx: ValidationContext) -> list[ValidationError]:

@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING
 
 from harness.core import verdict as V
 from harness.core.errors import ValidationError
-from harness.core.result import Verdict
-from harness.scenario.expectations.base import (
+from harness.core.expectations.base import (
     LABELS,
     LIST,
     MAP,
@@ -20,10 +19,11 @@ from harness.scenario.expectations.base import (
     missing,
     receiver_problems,
 )
+from harness.core.result import Verdict
 
 if TYPE_CHECKING:
-    from harness.scenario.model import Expectation, Scenario
-    from harness.scenario.validate import ValidationContext
+    from harness.core.context import ValidationContext
+    from harness.core.model import Expectation, Scenario
 
 
 def validate(scn: Scenario, e: Expectation, ctx: ValidationContext) -> list[ValidationError]:

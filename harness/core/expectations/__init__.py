@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from harness.scenario.expectations import (
+from harness.core.expectations import (
     error_budget,
     fires,
     inhibited,
@@ -22,13 +22,13 @@ from harness.scenario.expectations import (
     slo,
     unsupported,
 )
-from harness.scenario.expectations.base import ExpectKind, Field, Judge, Observed, share, suggest
+from harness.core.expectations.base import ExpectKind, Field, Judge, Observed, share, suggest
 
 if TYPE_CHECKING:
     from harness.core.catalog import Catalog
+    from harness.core.context import ValidationContext
     from harness.core.errors import ValidationError
-    from harness.scenario.model import Expectation, Scenario
-    from harness.scenario.validate import ValidationContext
+    from harness.core.model import Expectation, Scenario
 
 KINDS: dict[str, ExpectKind] = {m.KIND.name: m.KIND for m in (
     fires, silent, resolves, notified, inhibited, pages, notifies, slo, latency, error_budget, unsupported)}

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harness.core.errors import ValidationError
+from harness.core.expectations.base import SHARE, ExpectKind, Field, Judge, Observed, share, suggest
 from harness.core.result import Verdict
-from harness.scenario.expectations.base import SHARE, ExpectKind, Field, Judge, Observed, share, suggest
 
 if TYPE_CHECKING:
-    from harness.scenario.model import Expectation, Scenario
-    from harness.scenario.validate import ValidationContext
+    from harness.core.context import ValidationContext
+    from harness.core.model import Expectation, Scenario
 
 
 FIELDS = (Field("objective", SHARE, "the SLO's objective (0.999 or 99.9%)", required=True),

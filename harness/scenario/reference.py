@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from harness.core.expectations import KINDS
+from harness.core.expectations.base import ExpectKind
 from harness.faults.kinds.reference import reference as fault_reference
 from harness.faults.kinds.reference import render_markdown as fault_markdown
-from harness.scenario.expectations import KINDS
-from harness.scenario.expectations.base import ExpectKind
 
 
 def _value(v: object) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harness.core.errors import ValidationError
+from harness.core.expectations.base import DURATION, LABELS, ExpectKind, Field, Judge, Observed, alert_problems
 from harness.core.result import Verdict
-from harness.scenario.expectations.base import DURATION, LABELS, ExpectKind, Field, Judge, Observed, alert_problems
 
 if TYPE_CHECKING:
-    from harness.scenario.model import Expectation, Scenario
-    from harness.scenario.validate import ValidationContext
+    from harness.core.context import ValidationContext
+    from harness.core.model import Expectation, Scenario
 
 
 def validate(scn: Scenario, e: Expectation, ctx: ValidationContext) -> list[ValidationError]:

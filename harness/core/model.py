@@ -23,9 +23,9 @@ from ruamel.yaml.error import YAMLError
 
 from harness.core.durations import parse_duration
 from harness.core.errors import ValidationError
+from harness.core.expectations import KINDS
+from harness.core.expectations.base import DURATION, LIST, MAP, share
 from harness.core.history import History
-from harness.scenario.expectations import KINDS
-from harness.scenario.expectations.base import DURATION, LIST, MAP, share
 
 LOAD_PROFILES = ("constant_users", "ramp", "steps", "spike", "constant_rate", "none")
 EXPECT_KINDS = tuple(KINDS)
@@ -73,7 +73,7 @@ class FaultSpec:
 
 @dataclass(frozen=True)
 class Expectation:
-    kind: str                     # a key of harness.scenario.expectations.KINDS
+    kind: str                     # a key of harness.core.expectations.KINDS
     subject: str                  # alertname, SLO name, endpoint; "*" for "every other alert"
     params: Mapping[str, Any]
     where: Located

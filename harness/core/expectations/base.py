@@ -21,10 +21,10 @@ if TYPE_CHECKING:
     import numpy as np
 
     from harness.core.catalog import Catalog
+    from harness.core.context import ValidationContext
+    from harness.core.model import Expectation, Scenario
     from harness.core.result import Verdict
     from harness.core.timing import Timing
-    from harness.scenario.model import Expectation, Scenario
-    from harness.scenario.validate import ValidationContext
 
 # What a field holds; the parser converts durations and checks the shape of lists and maps.
 DURATION, SHARE, NUMBER, TEXT, LIST, MAP = "duration", "share", "number", "text", "list", "map"
