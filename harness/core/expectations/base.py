@@ -201,3 +201,15 @@ def fault_time(scn: Scenario, e: Expectation, times: Mapping[str, tuple[float, f
     if t is None:
         raise RuntimeError(f"fault {fault.id} never ended")
     return t
+
+
+def notify_bounds(judge: Judge, scn: Scenario, e: Expectation, alerts: Iterable[str]) -> tuple[float, dict[str, float]]:
+    """For a check by meaning over ``alerts``: the real seconds allowed (the scenario's ``within``, else the
+    largest default notification bound among them) and each alert's earliest possible notification."""
+    alerts = list(alerts)
+    if "within" in e.params:
+        within = judge.timing.real(float(e.params["within"]))
+    else:
+        within = max((judge.bound_for(scn, NOTIFY, a) for a in alerts), default=0.0)
+    catalog = judge.catalog
+    return within, {a: judge.timing.min_notify(catalog.rule(a), catalog.group_wait_s) for a in alerts}

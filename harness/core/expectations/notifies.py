@@ -10,7 +10,6 @@ from harness.core.expectations.base import (
     AFTER,
     LIST,
     MAP,
-    NOTIFY,
     WITHIN,
     ExpectKind,
     Field,
@@ -18,6 +17,7 @@ from harness.core.expectations.base import (
     Observed,
     after_problems,
     fault_time,
+    notify_bounds,
     receiver_problems,
 )
 from harness.core.result import Verdict
@@ -41,11 +41,7 @@ def evaluate(judge: Judge, e: Expectation, seen: Observed) -> list[Verdict]:
     alerts = expected(e, catalog)
     refs = [str(r) for r in e.params.get("receivers", [])] or sorted(catalog.receivers)
     members = catalog.resolve_receivers(refs)
-    if "within" in e.params:
-        within = judge.timing.real(float(e.params["within"]))
-    else:
-        within = max((judge.bound_for(scn, NOTIFY, a) for a in alerts), default=0.0)
-    floors = {a: judge.timing.min_notify(catalog.rule(a), catalog.group_wait_s) for a in alerts}
+    within, floors = notify_bounds(judge, scn, e, alerts)
     since = fault_time(scn, e, seen.fault_times, 0)
     if "receivers" not in e.params:   # any receiver will do
         return [V.delivered_any(seen.events, "notifies", e.subject, alerts=alerts,

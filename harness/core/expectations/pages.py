@@ -12,13 +12,13 @@ from harness.core import verdict as V
 from harness.core.errors import ValidationError
 from harness.core.expectations.base import (
     AFTER,
-    NOTIFY,
     WITHIN,
     ExpectKind,
     Judge,
     Observed,
     after_problems,
     fault_time,
+    notify_bounds,
 )
 from harness.core.result import Verdict
 
@@ -58,12 +58,7 @@ def evaluate(judge: Judge, e: Expectation, seen: Observed) -> list[Verdict]:
         return [V.delivered_none(seen.events, "pages", subject, alerts=alerts, receivers=receivers,
                                  start=seen.t0, end=seen.end, unjudged=unjudged(judge, seen, alerts, receivers))]
     scn = seen.scenario
-    if "within" in e.params:
-        within = judge.timing.real(float(e.params["within"]))
-    else:
-        within = max((judge.bound_for(scn, NOTIFY, a) for a in alerts), default=0.0)
-    catalog = judge.catalog
-    floors = {a: judge.timing.min_notify(catalog.rule(a), catalog.group_wait_s) for a in alerts}
+    within, floors = notify_bounds(judge, scn, e, alerts)
     return [V.delivered_any(seen.events, "pages", subject, alerts=alerts, receivers=receivers,
                             since=fault_time(scn, e, seen.fault_times, 0), within=within, until=seen.end,
                             min_latency=floors)]
