@@ -15,6 +15,7 @@ import logging
 import random
 import socket
 import struct
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -112,7 +113,7 @@ class BandwidthStage(Stage):
         view = memoryview(data)
         for offset in range(0, len(data), piece):
             part = bytes(view[offset : offset + piece])
-            due = max(self.free_at, link.loop.time()) + len(part) * per_byte
+            due = max(self.free_at, link.now()) + len(part) * per_byte
             if await link.sleep_until(due):
                 await link.write(bytes(view[offset:]))
                 return
@@ -122,7 +123,7 @@ class BandwidthStage(Stage):
 
 class SlowCloseStage(Stage):
     async def on_eof(self, link: Link) -> None:
-        await link.sleep_until(link.loop.time() + self.attr("delay") / 1000.0)
+        await link.sleep_until(link.now() + self.attr("delay") / 1000.0)
 
 
 class TimeoutStage(Stage):
@@ -175,7 +176,7 @@ class SlicerStage(Stage):
             part = bytes(view[offset : offset + size])
             offset += len(part)
             await nxt(part, ts)
-            if offset < len(data) and delay > 0 and await link.sleep_until(link.loop.time() + delay):
+            if offset < len(data) and delay > 0 and await link.sleep_until(link.now() + delay):
                 await link.write(bytes(view[offset:]))
                 return
 
@@ -283,7 +284,7 @@ class Link:
                     self.sent += len(data)
                 return
             # Not dialled yet (uvloop may deliver data before a pause in connection_made takes hold): queue it.
-        self.queue.append((data, self.loop.time()))
+        self.queue.append((data, self.now()))
         self.queued_bytes += len(data)
         if self.queued_bytes > QUEUE_HIGH_BYTES or len(self.queue) > QUEUE_HIGH_CHUNKS:
             self.pause("queue")
@@ -293,7 +294,7 @@ class Link:
         if self.worker is None and not self.active and not self.queue and self.sink.transport is not None:
             self._finish()
             return
-        self.queue.append((_EOF, self.loop.time()))
+        self.queue.append((_EOF, self.now()))
         self.ensure_worker()
 
     def ensure_worker(self) -> None:
@@ -381,23 +382,34 @@ class Link:
 
     # ---- toxic timing
 
+    @staticmethod
+    def now() -> float:
+        """The toxics' clock. Not ``loop.time()``: uvloop's is cached per loop iteration and truncated to the
+        millisecond, so a chunk stamped with it could be released up to a millisecond before its delay ran out."""
+        return time.monotonic()
+
     async def sleep_until(self, deadline: float | None) -> bool:
-        """Sleep until ``deadline`` (loop time; None = until interrupted). True if the chain changed first."""
-        handle = None
-        fut: asyncio.Future[bool] = self.loop.create_future()
-        if deadline is not None:
-            delay = deadline - self.loop.time()
-            if delay <= 0:
-                return False
-            handle = self.loop.call_later(delay, _settle, fut, False)
-        self._sleeper = fut
-        try:
-            return await fut
-        finally:
-            if handle is not None:
-                handle.cancel()
-            if self._sleeper is fut:
-                self._sleeper = None
+        """Sleep until ``deadline`` (``now()``; None = until interrupted). True if the chain changed first.
+
+        The loop's timer may fire a little early (millisecond granularity), so the sleep is re-armed until
+        the deadline has really passed: a toxic's delay is a floor."""
+        while True:
+            handle = None
+            fut: asyncio.Future[bool] = self.loop.create_future()
+            if deadline is not None:
+                delay = deadline - self.now()
+                if delay <= 0:
+                    return False
+                handle = self.loop.call_later(delay, _settle, fut, False)
+            self._sleeper = fut
+            try:
+                if await fut:
+                    return True
+            finally:
+                if handle is not None:
+                    handle.cancel()
+                if self._sleeper is fut:
+                    self._sleeper = None
 
     def interrupt(self) -> None:
         if self._sleeper is not None and not self._sleeper.done():
