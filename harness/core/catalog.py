@@ -68,6 +68,9 @@ class Catalog:
     record_exprs: Mapping[str, str] = field(default_factory=dict)
     receiver_configs: tuple[Mapping[str, Any], ...] = ()
     route: Route | None = None        # the Alertmanager config's routing tree (None: no config loaded)
+    # Every rule's static labels, by alert name (``alerts`` keeps the first rule of a name; a pack may define
+    # one alert in several tiers, a warning and a critical rule).
+    label_sets: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict)
 
     def routed_to(self, name: str) -> list[str]:
         """Receivers the routing tree sends ``name`` to, by its name and static labels (a route matching a
@@ -76,6 +79,19 @@ class Catalog:
             return []
         rule = self.rule(name)
         return receivers_for(self.route, {**rule.labels, "alertname": name})
+
+    def lacks_series(self, name: str, labels: Mapping[str, Any]) -> list[str]:
+        """``label=value`` pairs of ``labels`` that no rule of alert ``name`` can carry, because each of its rules
+        sets that label to another value, while some rule of the packs (of any alert) sets it to this one: the
+        pack speaks of it but has no such tier of ``name``. Empty when one rule can carry them all, and for a
+        value no rule sets (a typo is judged, not excused)."""
+        sets = self.label_sets.get(name) or ((self.alerts[name].labels,) if name in self.alerts else ())
+        wanted = {str(k): str(v) for k, v in labels.items()}
+        if not sets or any(all(s.get(k, v) == v for k, v in wanted.items()) for s in sets):
+            return []
+        known = {(k, v) for tiers in self.label_sets.values() for s in tiers for k, v in s.items()}
+        return [f"{k}={v}" for k, v in sorted(wanted.items())
+                if all(s.get(k, v) != v for s in sets) and (k, v) in known]
 
     def matching(self, labels: Mapping[str, str]) -> list[str]:
         """Alerts whose static labels (and name, as ``alertname``) include every one of ``labels``."""
@@ -144,6 +160,7 @@ def _check_expr(rule: Any, file: str) -> None:
 
 def load_catalog(rule_files: Iterable[str | Path], alertmanager_config: str | Path | None = None) -> Catalog:
     alerts: dict[str, AlertRule] = {}
+    label_sets: dict[str, tuple[Mapping[str, str], ...]] = {}
     records: dict[str, str] = {}
     files = [str(p) for p in rule_files]
     for f in files:
@@ -156,9 +173,11 @@ def load_catalog(rule_files: Iterable[str | Path], alertmanager_config: str | Pa
                     records[str(rule["record"])] = str(rule.get("expr", ""))
                     continue
                 name = str(rule.get("alert"))
+                labels = {str(k): str(v) for k, v in (rule.get("labels") or {}).items()}
+                label_sets[name] = (*label_sets.get(name, ()), labels)
                 alerts.setdefault(name, AlertRule(
                     name=name, expr=str(rule.get("expr", "")), for_s=parse_duration(rule.get("for", "0s")),
-                    labels={str(k): str(v) for k, v in (rule.get("labels") or {}).items()},
+                    labels=labels,
                     group=str(group.get("name", "")),
                     interval_s=parse_duration(interval) if interval else None, file=f))
     receivers: frozenset[str] = frozenset()
@@ -173,4 +192,4 @@ def load_catalog(rule_files: Iterable[str | Path], alertmanager_config: str | Pa
         route = build_route(am.get("route") or {}, source=str(alertmanager_config))
     return Catalog(alerts=alerts, receivers=receivers, group_wait_s=group_wait, rule_files=tuple(files),
                    records=frozenset(records), record_exprs=records, receiver_configs=receiver_configs,
-                   route=route)
+                   route=route, label_sets=label_sets)

@@ -67,7 +67,21 @@ def applicable(scn: Scenario, catalog: Catalog) -> list[str]:
              if e.kind not in ("slo", "latency", "error_budget") and e.subject != "*"}
     named |= {str(e.params["by"]) for e in scn.expectations if e.kind == "inhibited" and "by" in e.params}
     records = {e.subject for e in scn.expectations if e.kind == "error_budget"} - set(catalog.records)
-    return sorted(((named - set(catalog.alerts)) & shipped_alerts()) | records)
+    return sorted(((named - set(catalog.alerts)) & shipped_alerts()) | records | lacking_tiers(scn, catalog))
+
+
+def lacking_tiers(scn: Scenario, catalog: Catalog) -> set[str]:
+    """Alerts of the loaded packs that a scenario needs with labels none of their rules carries (a page-level
+    tier of an alert the pack has only as a ticket), as ``name{label=value}``. Silence asks for no tier."""
+    wants: list[tuple[str, Any]] = []
+    for e in scn.expectations:
+        if e.kind != "silent" and e.subject in catalog.alerts and isinstance(e.params.get("labels"), dict):
+            wants.append((e.subject, e.params["labels"]))
+        if e.kind == "inhibited" and str(e.params.get("by")) in catalog.alerts and \
+                isinstance(e.params.get("by_labels"), dict):
+            wants.append((str(e.params["by"]), e.params["by_labels"]))
+    return {f"{name}{{{', '.join(lacked)}}}" for name, labels in wants
+            if (lacked := catalog.lacks_series(name, labels))}
 
 
 def load_packs(rule_files: Sequence[str | Path], alertmanager_config: str | Path) -> tuple[list[Path], Catalog]:

@@ -192,3 +192,40 @@ def test_checks_a_merge_makes_contradictory_are_dropped_with_a_note() -> None:
         ("notified", "TargetDown", {"receivers": ["pd"]})]
     assert notes == ["m: notified TargetDown: receivers email dropped: m.yml says the pack has no such receiver",
                      "m: silent TargetDown dropped: the map makes it the alert the scenario expects to fire"]
+
+
+TIERED = """\
+groups:
+  - name: g
+    rules:
+      - {alert: Pool, expr: up > 0, labels: {severity: ticket}}
+      - {alert: Disk, expr: up > 0, labels: {severity: page, team: infra}}
+      - {alert: Tiered, expr: up > 0, labels: {severity: ticket}}
+      - {alert: Tiered, expr: up > 1, labels: {severity: page}}
+"""
+
+
+def test_an_alert_without_the_tier_a_scenario_asks_for_is_not_applicable(tmp_path: Path) -> None:
+    (tmp_path / "r.yml").write_text(TIERED)
+    pack = load_catalog([tmp_path / "r.yml"])
+    assert pack.lacks_series("Pool", {"severity": "page"}) == ["severity=page"]       # the pack has page alerts
+    assert pack.lacks_series("Pool", {"severity": "ticket", "instance": "x"}) == []  # a series label: may exist
+    assert pack.lacks_series("Pool", {"severity": "pgae"}) == []                      # a typo is judged, not excused
+    assert pack.lacks_series("Tiered", {"severity": "page"}) == []                    # its second rule has it
+    assert pack.lacks_series("Disk", {"severity": "page", "team": "infra"}) == []
+    scn = parse_scenario("""\
+name: tiers
+duration: 20m
+faults:
+  - {kind: hold_connections, start: 3m, duration: 10m, params: {fraction: 0.97}}
+expect:
+  - fires: Pool
+    labels: {severity: page}
+  - inhibited: Tiered
+    labels: {severity: ticket}
+    by: Pool
+    by_labels: {severity: page}
+  - silent: Disk
+    labels: {severity: ticket}
+""")
+    assert applicable(scn, pack) == ["Pool{severity=page}"]
