@@ -27,7 +27,9 @@ from harness.core.resolution import EventRates, Need, limits, needs_of, relevant
 from harness.core.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
 from harness.core.timeline import MARK, PHASE, Timeline
 from harness.core.timing import (
+    EVAL_S,
     MIN_SCRAPES_PER_WINDOW,
+    SCRAPE_S,
     RealTerms,
     ScaleChoice,
     Timing,
@@ -95,16 +97,20 @@ def wait_quiet(prom: AlertSource, clock: RunClock, timeout: float, sleep: Callab
 # (budgets, an hour's availability) add nothing: their scenarios start from an empty history and state
 # their margins for their own warm-up, which load that is not part of them would dilute.
 MAX_WARMUP_S = 600.0
+# Beyond a window's length: two scrapes (the last sample of the load's start leaves the window) and two
+# evaluations (a condition it held clears, and the alert it made pending or firing resolves).
+WARMUP_MARGIN_S = 2 * SCRAPE_S + 2 * EVAL_S
 
 
 def scenario_warmup(scn: Scenario, catalog: Catalog) -> float:
-    """Production seconds of load before the scenario's window opens: its own ``warmup``, or longer so
-    that every alert it judges has seen a full ``for`` plus its widest window of steady load. A window
-    that still holds the first requests after a restart of the load (a cold pool, an expired cache: one
-    slow sample in a sparse histogram) would judge that transient, not the system."""
+    """Production seconds of load before the scenario's window opens: its own ``warmup``, or longer so that
+    every alert it judges reads a window of steady load only. A window that still holds the first requests
+    after a restart of the load (a cold pool, an expired cache: one slow sample in a sparse histogram) would
+    judge that transient, not the system. Its ``for`` adds nothing: a condition the transient made true
+    clears once the transient has left the window, and the pending (or firing) state clears with it."""
     judged = {e.subject for e in scn.expectations if e.kind in ("silent", "fires", "resolves", "notified")}
     names = set(catalog.alerts) if "*" in judged else judged & set(catalog.alerts)
-    needs = [catalog.rule(n).for_s + catalog.effective_window_s(n) for n in names]
+    needs = [catalog.effective_window_s(n) + WARMUP_MARGIN_S for n in names]
     return max(scn.warmup, max((x for x in needs if x <= MAX_WARMUP_S), default=0.0))
 
 

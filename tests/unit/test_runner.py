@@ -121,13 +121,14 @@ def _run(active=(), scn=SCN, catalog=CATALOG, fault_cls=FakeFault):
 def test_faults_played_at_scaled_times_and_verdicts():
     res, log, made = _run()
     assert res.error is None
-    # warm-up 1m -> 1 s, fault at 2m -> 2 s later, 5m long -> 5 s
-    assert [(e[0], round(e[3], 1)) for e in log] == [("enter", 1.0 + 2.0), ("exit", 3.0 + 5.0)]
+    # warm-up 1m 30s (RedisDown's for adds nothing; two scrapes and evaluations do) -> 1.5 s, fault at 2m -> 2 s
+    # later, 5m long -> 5 s
+    assert [(e[0], round(e[3], 1)) for e in log] == [("enter", 1.5 + 2.0), ("exit", 3.5 + 5.0)]
     assert made[0].undone == 1
     assert [(v.check, v.status) for v in res.verdicts] == [("fires", PASS), ("resolves", PASS), ("silent", PASS)]
     fires = res.verdicts[0]
     assert fires.latency == 2.0 and fires.min_latency == 1.0
-    assert res.faults[0]["start"] == 3.0 and res.faults[0]["end"] == 8.0
+    assert res.faults[0]["start"] == 3.5 and res.faults[0]["end"] == 8.5
     assert res.ended >= 11.0
 
 
@@ -241,7 +242,7 @@ def test_a_failed_alert_expectation_carries_the_promql_and_what_it_returned():
     assert prom.asked[0] == "redis_up"
 
 
-def test_warm_up_lasts_until_every_judged_alert_has_seen_a_full_for_and_window_of_steady_load():
+def test_warm_up_lasts_until_every_judged_alert_reads_a_window_of_steady_load_only():
     slow = AlertRule("QueryLatencyHigh", "histogram_quantile(0.95, rate(q_bucket[5m])) > 0.005", 300, {}, "g",
                      None, "f")
     budget = AlertRule("Budget", "avg_over_time(x[30d]) < 0.99", 0, {}, "g", None, "f")
@@ -251,12 +252,21 @@ def test_warm_up_lasts_until_every_judged_alert_has_seen_a_full_for_and_window_o
                             RunOptions(time_scale=60, records_dir=Path("/nonexistent"), sleep=clock.sleep),
                             prometheus=FakeProm(()))
     one = parse_scenario("duration: 10m\nexpect:\n  - silent: QueryLatencyHigh\n")
-    assert runner.warmup(one) == 600.0                      # for 5m + window 5m
+    # window 5m + two scrapes and two evaluations; its for (5m) adds nothing: a transient that leaves the window
+    # clears the condition, and the pending state with it
+    assert runner.warmup(one) == 390.0
     assert runner.warmup(parse_scenario("duration: 10m\nwarmup: 15m\nexpect:\n  - silent: RedisDown\n")) == 900.0
     # "*" judges every alert; a 30-day window is not waited out, nor does it lengthen the scenario's own.
-    assert runner.warmup(parse_scenario("duration: 10m\nexpect:\n  - silent: '*'\n")) == runner.MAX_WARMUP_S
+    assert runner.warmup(parse_scenario("duration: 10m\nexpect:\n  - silent: '*'\n")) == 390.0
     assert runner.warmup(parse_scenario("duration: 10m\nwarmup: 1m\nexpect:\n  - fires: Budget\n")) == 60.0
-    assert runner.warmup(parse_scenario("duration: 10m\nexpect:\n  - silent: RedisDown\n")) == 300.0
+    assert runner.warmup(parse_scenario("duration: 10m\nexpect:\n  - silent: RedisDown\n")) == 300.0  # default
+    longer = AlertRule("Slow", "rate(x[8m]) > 1", 0, {}, "g", None, "f")
+    longest = AlertRule("Slowest", "rate(x[9m]) > 1", 0, {}, "g", None, "f")
+    catalog = Catalog(alerts={**catalog.alerts, "Slow": longer, "Slowest": longest})
+    runner.catalog = catalog
+    assert runner.warmup(parse_scenario("duration: 10m\nexpect:\n  - silent: Slow\n")) == 480 + 90
+    # a window whose warm-up would pass the longest one is not waited out: the scenario's own warm-up stays
+    assert runner.warmup(parse_scenario("duration: 10m\nwarmup: 2m\nexpect:\n  - silent: Slowest\n")) == 120.0
 
 
 LATENCY = AlertRule("QueryLatencyHigh", 'histogram_quantile(0.95, sum by (le, query_name) (rate('
