@@ -81,6 +81,9 @@ class ModeRow:
     time_scale: float = 1.0
     firings: tuple[Firing, ...] = ()
     noise: tuple[str, ...] = ()           # alerts already firing before the fault began
+    # Alerts firing (on windows that resolve their thresholds) at some instant after the warm-up and before the
+    # fault began: on a healthy stack, as in a baseline mode.
+    before_fault: tuple[str, ...] = ()
     receivers: tuple[str, ...] = ()       # receivers that accepted a firing notification of the mode
     refused: tuple[str, ...] = ()         # receivers whose API refused the mode's notifications
     paged: bool = False
@@ -103,6 +106,7 @@ class ModeRow:
         return {"name": self.name, "description": self.description, "baseline": self.baseline,
                 "faults": list(self.faults), "time_scale": self.time_scale, "fired": list(self.fired),
                 "firings": [f.to_dict() for f in self.firings], "noise": list(self.noise),
+                "before_fault": list(self.before_fault),
                 "receivers": list(self.receivers), "refused": list(self.refused), "paged": self.paged,
                 "time_to_page_s": _num(self.time_to_page_s), "time_to_notify_s": _num(self.time_to_notify_s),
                 "error": self.error}
@@ -113,7 +117,8 @@ class ModeRow:
                        baseline=bool(raw.get("baseline")), faults=_strs(raw.get("faults")),
                        time_scale=_float(raw.get("time_scale")) or 1.0,
                        firings=tuple(Firing.from_dict(f) for f in raw.get("firings") or ()),
-                       noise=_strs(raw.get("noise")), receivers=_strs(raw.get("receivers")),
+                       noise=_strs(raw.get("noise")), before_fault=_strs(raw.get("before_fault")),
+                       receivers=_strs(raw.get("receivers")),
                        refused=_strs(raw.get("refused")), paged=bool(raw.get("paged")),
                        time_to_page_s=_float(raw.get("time_to_page_s")),
                        time_to_notify_s=_float(raw.get("time_to_notify_s")), error=raw.get("error"))
@@ -124,16 +129,23 @@ class AlertRow:
     name: str
     severities: tuple[str, ...] = ()
     exercised_by: tuple[str, ...] = ()    # fault modes in which it fired
-    fires_on_healthy: bool = False        # fired, judged, in a baseline mode
+    # Modes in which it fired, judged, on a healthy stack: baseline modes, and fault modes before their fault. An
+    # alert that sits at its threshold on a healthy stack fires in some of them and not in others, run after run;
+    # every mode's healthy stretch counts, so one quiet baseline run does not hide it.
+    healthy_in: tuple[str, ...] = ()
+
+    @property
+    def fires_on_healthy(self) -> bool:
+        return bool(self.healthy_in)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "severity": list(self.severities), "exercised_by": list(self.exercised_by),
-                "fires_on_healthy": self.fires_on_healthy}
+                "fires_on_healthy": self.fires_on_healthy, "healthy_in": list(self.healthy_in)}
 
     @staticmethod
     def from_dict(raw: Mapping[str, Any]) -> AlertRow:
         return AlertRow(str(raw.get("name", "")), _strs(raw.get("severity")), _strs(raw.get("exercised_by")),
-                        bool(raw.get("fires_on_healthy")))
+                        _strs(raw.get("healthy_in")))
 
 
 @dataclass(frozen=True)
@@ -161,7 +173,7 @@ class Violation:
 class Headlines:
     no_alert: tuple[str, ...] = ()            # fault modes in which nothing fired
     pages_nobody: tuple[str, ...] = ()        # fault modes that paged no one (with or without alerts)
-    fire_on_healthy: tuple[str, ...] = ()     # alerts firing on the healthy baseline
+    fire_on_healthy: tuple[str, ...] = ()     # alerts firing on a healthy stack (a baseline, or before a fault)
     fire_on_healthy_unjudged: tuple[str, ...] = ()  # ... only on windows too sparse to judge (compression)
     never_exercised: tuple[str, ...] = ()     # alerts no fault mode made fire
     not_run: tuple[str, ...] = ()             # modes that could not run
@@ -194,7 +206,8 @@ class Matrix:
         for m in ran:
             for f in m.firings if m.baseline else ():
                 healthy[f.alert] = healthy.get(f.alert, False) or f.judged
-        judged = [a for a, j in healthy.items() if j]
+        judged = list(dict.fromkeys([*(a for a, j in healthy.items() if j),
+                                     *(a.name for a in self.alerts if a.fires_on_healthy)]))
         return Headlines(
             no_alert=tuple(m.name for m in faulted if not m.firings),
             pages_nobody=tuple(m.name for m in faulted if not m.paged),
@@ -287,14 +300,18 @@ def mode_row(mode: FailureMode | None, res: ScenarioResult, events: Sequence[Eve
     names = list(dict.fromkeys([*catalog.alerts, *sorted({e.name for e in events if e.kind == ALERT_STATE})]))
     firings: list[Firing] = []
     noise: list[str] = []
+    before: list[str] = []
     for alert in names:
         intervals = alert_intervals(events, alert)
         if baseline:
             inside = [iv for iv in intervals if iv.overlaps(opened, end)]
         else:
             inside = [iv for iv in intervals if opened <= iv.start <= end]
-            if not inside and any(iv.overlaps(t0, opened) for iv in intervals):
+            early = any(iv.overlaps(t0, opened) and iv.start < opened for iv in intervals)
+            if not inside and early:
                 noise.append(alert)
+            if early and alert not in unjudged:
+                before.append(alert)
         if inside:
             first = min(iv.start for iv in inside)
             firings.append(Firing(alert, _severities(inside, catalog, alert), max(0.0, first - opened) * scale,
@@ -321,6 +338,7 @@ def mode_row(mode: FailureMode | None, res: ScenarioResult, events: Sequence[Eve
         faults=tuple(describe_fault(f) for f in mode_faults) or tuple(
             " ".join(str(x) for x in (f.get("kind"), f.get("target")) if x) for f in res.faults),
         time_scale=scale, firings=tuple(sorted(firings, key=lambda f: (f.after_s, f.alert))), noise=tuple(noise),
+        before_fault=tuple(before),
         receivers=tuple(sorted(receivers, key=lambda r: receivers[r])),
         refused=tuple(r for r in dict.fromkeys(refused) if r not in receivers),
         paged=paged_at is not None,
@@ -349,6 +367,6 @@ def compute_matrix(modes: Sequence[FailureMode], results: Sequence[ScenarioResul
         alerts.append(AlertRow(
             name, tuple(sev),
             exercised_by=tuple(r.name for r in rows if r.ran and not r.baseline and name in r.fired),
-            fires_on_healthy=any(r.ran and r.baseline and (f := r.firing(name)) is not None and f.judged
-                                 for r in rows)))
+            healthy_in=tuple(r.name for r in rows if r.ran and (
+                name in r.before_fault if not r.baseline else (f := r.firing(name)) is not None and f.judged))))
     return Matrix(tuple(rows), tuple(alerts))

@@ -152,8 +152,9 @@ def render_matrix(matrix: Matrix) -> Any:
     exercised.add_column("severity")
     exercised.add_column("exercised by", overflow="fold")
     for a in matrix.alerts:
-        exercised.add_row(a.name, ", ".join(a.severities), ", ".join(a.exercised_by) or "nothing"
-                          + (" (fires on a healthy stack)" if a.fires_on_healthy else ""))
+        exercised.add_row(a.name, ", ".join(a.severities), (", ".join(a.exercised_by) or "nothing")
+                          + (f" (fires on a healthy stack in {len(a.healthy_in)} mode(s): "
+                             f"{', '.join(a.healthy_in)})" if a.fires_on_healthy else ""))
     return Group(table, exercised, Text("\n".join(lines)))
 
 

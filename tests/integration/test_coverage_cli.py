@@ -67,7 +67,7 @@ def test_coverage_maps_modes_to_alerts_and_pages_and_exits_1_on_a_blind_spot(tmp
     assert blind["name"] == "redis_exporter_crashed" and blind["error"] is None
     assert blind["fired"] == [] and blind["paged"] is False and blind["receivers"] == []
     assert doc["alerts"] == [{"name": "RedisDown", "severity": ["critical"], "exercised_by": ["redis_crashed"],
-                              "fires_on_healthy": False}]
+                              "fires_on_healthy": False, "healthy_in": []}]
     assert doc["headlines"]["no_alert"] == ["redis_exporter_crashed"]
     assert [(v["mode"], v["observed"]) for v in doc["criteria"]["violations"]] == [
         ("redis_exporter_crashed", "notified nobody: no alert fired")]

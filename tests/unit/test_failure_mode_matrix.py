@@ -71,9 +71,11 @@ EVENTS = [
     state(145, "DbDown", "pending", severity="critical"), state(146, "DbDown", "firing", severity="critical"),
     state(150, "Errors", "firing", severity="critical"),
     note(151, "pd", "DbDown"), note(152, "chat", "DbDown", "Errors"), note(153, "mail", "Noisy"),
-    state(190, "DbDown", "inactive"), state(195, "Errors", "inactive"), note(198, "pd", "DbDown", status="resolved"),
+    state(190, "DbDown", "inactive", severity="critical"), state(195, "Errors", "inactive", severity="critical"),
+    note(198, "pd", "DbDown", status="resolved"),
     note(205, "chat", "Errors"),
-    phase(230, "slow_db"), state(235, "Noisy", "inactive"), note(260, "pd", "DbDown", accepted=False),
+    phase(230, "slow_db"), state(235, "Noisy", "inactive", severity="warning"),
+    note(260, "pd", "DbDown", accepted=False),
 ]
 
 RESULTS = [
@@ -119,11 +121,30 @@ def test_refused_notifications_of_the_modes_own_alerts_are_kept_apart():
     assert db is not None and not db.paged and db.refused == ("pd",) and db.receivers == ("chat",)
 
 
+def test_an_alert_firing_before_a_fault_fires_on_a_healthy_stack_even_when_the_baseline_ran_quiet():
+    # The baseline is quiet this run; Noisy fired in db_down before the crash (judged: its silent check failed).
+    events = [phase(30, "healthy"), phase(130, "db_down"), state(135, "Noisy", "firing"),
+              state(138, "Noisy", "inactive"), state(140, "Slow", "firing"), state(141, "Slow", "inactive")]
+    results = [result("healthy", 0, 100, verdicts=[silent("Noisy", PASS)]),
+               result("db_down", 100, 200, faults=[("crash", "postgres_primary", 142, 180)],
+                      verdicts=[silent("Noisy", FAIL), silent("Slow", PASS)])]
+    m = compute_matrix(MODES, results, events, CATALOG)
+    rows = {a.name: a for a in m.alerts}
+    assert rows["Noisy"].healthy_in == ("db_down",) and rows["Noisy"].exercised_by == ()
+    assert rows["Slow"].healthy_in == ()               # only on windows too sparse to judge: not counted
+    assert m.headlines.fire_on_healthy == ("Noisy",)
+    assert Matrix.from_dict(json.loads(json.dumps(m.to_dict()))) == m
+
+
 def test_alerts_list_the_modes_that_exercised_them_and_headlines_follow():
     m = matrix()
     rows = {a.name: a for a in m.alerts}
     assert rows["DbDown"].exercised_by == ("db_down",) and rows["DbDown"].severities == ("critical",)
     assert rows["Noisy"].exercised_by == () and rows["Noisy"].fires_on_healthy
+    # in the baseline, and in db_down and slow_db before their faults began (it resolved at 235, before 242): each
+    # a healthy stack
+    assert rows["Noisy"].healthy_in == ("healthy", "db_down", "slow_db")
+    assert matrix().mode("slow_db").before_fault == ("Noisy",)
     assert not rows["Slow"].fires_on_healthy
     h = m.headlines
     assert h.no_alert == ("slow_db",)
