@@ -29,12 +29,13 @@ typecheck: venv
 unit: venv
 	$(PY) -m pytest -q tests/unit
 
+# --durations: the slowest tests of each stage are printed, beside the stage times `make test` ends with.
 integration: setup
-	$(PY) -m pytest -q -m integration tests/integration
+	$(PY) -m pytest -q --durations=10 -m integration tests/integration
 
 # The suite on the reference pack: every scenario must pass.
 scenarios: setup
-	$(PY) -m pytest -q -rs scenarios
+	$(PY) -m pytest -q -rs --durations=10 scenarios
 
 # The seed guides' packs as published: the findings must be exactly the expected ones. `make test` audits the
 # scenarios that show the defects the project documents (a tenth of the full audit's time, so CI stays inside
