@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from harness.core.catalog import Catalog
@@ -231,8 +231,13 @@ class Matrix:
     @staticmethod
     def from_dict(raw: Mapping[str, Any]) -> Matrix:
         crit = raw.get("criteria") or {}
-        return Matrix(modes=tuple(ModeRow.from_dict(m) for m in raw.get("failure_modes") or ()),
-                      alerts=tuple(AlertRow.from_dict(a) for a in raw.get("alerts") or ()),
+        modes = tuple(ModeRow.from_dict(m) for m in raw.get("failure_modes") or ())
+        # A summary written before ``healthy_in`` (it held only ``fires_on_healthy``): the baseline modes in which the
+        # alert fired, as that flag was computed then.
+        alerts = tuple(AlertRow.from_dict(a) if "healthy_in" in a else
+                       replace(AlertRow.from_dict(a), healthy_in=healthy_in(str(a.get("name", "")), modes))
+                       for a in raw.get("alerts") or ())
+        return Matrix(modes=modes, alerts=alerts,
                       criteria_file=str(crit.get("file") or ""),
                       violations=tuple(Violation.from_dict(v) for v in crit.get("violations") or ()),
                       unjudged=_strs(crit.get("not_judged")))
@@ -367,6 +372,12 @@ def compute_matrix(modes: Sequence[FailureMode], results: Sequence[ScenarioResul
         alerts.append(AlertRow(
             name, tuple(sev),
             exercised_by=tuple(r.name for r in rows if r.ran and not r.baseline and name in r.fired),
-            healthy_in=tuple(r.name for r in rows if r.ran and (
-                name in r.before_fault if not r.baseline else (f := r.firing(name)) is not None and f.judged))))
+            healthy_in=healthy_in(name, rows)))
     return Matrix(tuple(rows), tuple(alerts))
+
+
+def healthy_in(alert: str, rows: Sequence[ModeRow]) -> tuple[str, ...]:
+    """The modes in which ``alert`` fired, judged, on a healthy stack: in a baseline mode, or in a fault mode before
+    its fault began."""
+    return tuple(r.name for r in rows if r.ran and (
+        alert in r.before_fault if not r.baseline else (f := r.firing(alert)) is not None and f.judged))

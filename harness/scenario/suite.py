@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -75,10 +75,10 @@ def lacking_tiers(scn: Scenario, catalog: Catalog) -> set[str]:
     tier of an alert the pack has only as a ticket), as ``name{label=value}``. Silence asks for no tier."""
     wants: list[tuple[str, Any]] = []
     for e in scn.expectations:
-        if e.kind != "silent" and e.subject in catalog.alerts and isinstance(e.params.get("labels"), dict):
+        if e.kind != "silent" and e.subject in catalog.alerts and isinstance(e.params.get("labels"), Mapping):
             wants.append((e.subject, e.params["labels"]))
         if e.kind == "inhibited" and str(e.params.get("by")) in catalog.alerts and \
-                isinstance(e.params.get("by_labels"), dict):
+                isinstance(e.params.get("by_labels"), Mapping):
             wants.append((str(e.params["by"]), e.params["by_labels"]))
     return {f"{name}{{{', '.join(lacked)}}}" for name, labels in wants
             if (lacked := catalog.lacks_series(name, labels))}

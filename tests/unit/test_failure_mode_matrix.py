@@ -175,3 +175,14 @@ def test_json_shape_and_round_trip():
         a for a in raw["alerts"] if a["name"] == "DbDown").items()
     assert raw["headlines"]["no_alert"] == ["slow_db"] and raw["ok"] is True
     assert Matrix.from_dict(raw) == m
+
+
+def test_a_summary_written_before_healthy_in_keeps_its_fires_on_healthy():
+    raw = json.loads(json.dumps(matrix().to_dict()))
+    for a in raw["alerts"]:
+        del a["healthy_in"]
+    for r in raw["failure_modes"]:
+        del r["before_fault"]
+    rows = {a.name: a for a in Matrix.from_dict(raw).alerts}
+    assert rows["Noisy"].healthy_in == ("healthy",) and rows["Noisy"].fires_on_healthy   # the baseline, as then
+    assert not rows["Slow"].fires_on_healthy and not rows["DbDown"].fires_on_healthy
