@@ -229,6 +229,28 @@ def rates_from_counts(before: Mapping[tuple[str, tuple[tuple[str, str], ...]], f
     return EventRates({k: max(0.0, v - before.get(k, 0.0)) / requests for k, v in after.items()})
 
 
+def filled(calibrated: EventRates, measured: EventRates) -> EventRates:
+    """The calibration, with the measured share of every series it lacks: the scale is computed from fixed
+    shares wherever there are some, so the same scenario runs at the same scale in every run."""
+    out = dict(measured.per_request)
+    out.update(calibrated.per_request)
+    return EventRates(out)
+
+
+def deviations(calibrated: EventRates, measured: EventRates, requests: float) -> list[str]:
+    """Series whose count over ``requests`` measured requests lies outside what the calibration predicts,
+    beyond sampling noise (four standard deviations of a Poisson count) and a tenth of the prediction."""
+    out = []
+    for key, share in sorted(calibrated.per_request.items()):
+        expected = share * requests
+        got = measured.per_request.get(key, 0.0) * requests
+        if abs(got - expected) > 4 * math.sqrt(expected) + 0.1 * expected:
+            metric, labels = key
+            out.append(f"{metric}{dict(labels)}: {got:.0f} events over {requests:.0f} requests, "
+                       f"{expected:.0f} calibrated")
+    return out
+
+
 def limits(needs: Iterable[Need], rates: EventRates, load_rate: float,
            labels: Mapping[str, str] | None = None) -> list[tuple[float, str]]:
     """(largest scale, why) at which each group's window still holds what its need asks (with

@@ -41,11 +41,12 @@ EXPECTED_FINDINGS = suite.SCENARIOS_DIR / "expected-findings.json"
 # availability SLO against ground truth and the recording rule).
 REFERENCE_TOUR = ("redis_down_fires.yaml", "availability_slo_near_miss.yaml")
 # On the published packs, defects that show in every run: each is a rule that cannot fire or a receiver that
-# cannot be reached, so a slow scrape on a busy machine cannot change the finding. RedisDown is
-# blind when the exporter is gone; the PagerDuty receiver speaks an API its URL refuses; the connection-pool
-# ratio matches no series. (The gauges of BackupFailed and RedisMemoryHigh vanish at every failed scrape,
-# which resets their `for:`, so those findings need a quiet machine: `harness audit` has them.)
-PUBLISHED_TOUR = ("redis_monitoring_blind.yaml", "error_rate_fires.yaml", "connection_pool_fires.yaml")
+# cannot be reached, so a slow scrape on a busy machine cannot change the finding. RedisDown is blind when the
+# exporter is gone; the PagerDuty receiver speaks an API its URL refuses (shown by the primary's crash:
+# PostgreSQLDown pages within seconds at a high scale, where an error ratio's window needs a low one); the
+# connection-pool ratio matches no series. (The gauges of BackupFailed and RedisMemoryHigh vanish at every failed
+# scrape, which resets their `for:`, so those findings need a quiet machine: `harness audit` has them.)
+PUBLISHED_TOUR = ("redis_monitoring_blind.yaml", "postgres_down_fires.yaml", "connection_pool_fires.yaml")
 
 # What the full runs cost on the 2-core CI machine (README, "Two commands").
 FULL_RUNS = (("harness verify", "the whole suite on the reference packs, about 37 min"),

@@ -4,24 +4,32 @@ Each exporter's answer time healthy; for each service an exporter watches, how l
 answer while the service is crashed, and how long after the crash ends it reports the service up again.
 Measured with Prometheus scraping at real time (scale 1), so the exporters answer us rather than a queue
 of compressed scrapes, then the stack goes back to the scale it had.
+
+Run as ``python -m harness.stack.measure``, it calibrates the load's event rates (harness.stack.calibration).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import math
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import requests
 
-from harness.core.resolution import EventRates, rates_from_counts
+from harness.config import resolve_config
+from harness.core.resolution import EventRates, deviations, filled, rates_from_counts
 from harness.core.timeline import DELIVERY_PROBE, MARK, NOTIFICATION
 from harness.core.timing import EXPORTER_OF, PRODUCTION_SCRAPE_TIMEOUT_S, RealTerms
 from harness.faults import Faults
 from harness.load import run_load
 from harness.load.profile import profile_from_spec
+from harness.stack import start_stack
+from harness.stack.calibration import CALIBRATION, calibration_doc, load_calibration
 from harness.stack.model import Stack
 
 log = logging.getLogger("harness.stack")
@@ -59,7 +67,7 @@ def wait_reported_up(url: str, marker: str, session: requests.Session, timeout: 
 
 # Seconds of steady load after the measurement (which crashes and restarts services) and before the first
 # scenario: the API's pools reconnect and its cache fills, so the first scenario meets a warm stack.
-WARM_UP_S = 30.0
+WARM_UP_S = 20.0
 WARM_UP_RATE = 30.0
 RATE_SETTLE_S = 5.0
 
@@ -105,11 +113,9 @@ def counters(url: str, session: requests.Session) -> dict[Series, float]:
             if s.name.endswith(("_total", "_count"))}
 
 
-def warm_up(stack: Stack, records_dir: Path, seconds: float = WARM_UP_S) -> EventRates | None:
-    """Steady load on the API; returns what each of its counters counts per request meanwhile."""
-    if "api" not in stack.urls:
-        return None
-    stack.timeline.record(stack.clock.now(), MARK, "warm_up", seconds=seconds)
+def measure_rates(stack: Stack, records_dir: Path, seconds: float = WARM_UP_S) -> tuple[EventRates, float]:
+    """Steady load on the API for ``seconds``; what each of its counters counted per request meanwhile, and
+    over how many requests."""
     load = run_load(stack.urls["api"], profile_from_spec("constant_rate", rate=WARM_UP_RATE, duration=seconds),
                     records_path=records_dir / "warm-up.records", clock=stack.clock,
                     run_id=stack.run_id)
@@ -122,12 +128,32 @@ def warm_up(stack: Stack, records_dir: Path, seconds: float = WARM_UP_S) -> Even
         after = counters(metrics, session)
     finally:
         load.stop()
-    requests_served = sum(v - before.get(k, 0.0) for k, v in after.items() if k[0] == "http_requests_total")
-    rates = rates_from_counts(before, after, requests_served)
-    log.info("measured events per request over %.0f requests: %s", requests_served, ", ".join(
-        f"{name}{dict(labels)} {share:.4f}" for (name, labels), share in sorted(rates.per_request.items())
-        if name == "query_duration_seconds_count"))
-    return rates
+    served = sum(v - before.get(k, 0.0) for k, v in after.items() if k[0] == "http_requests_total")
+    return rates_from_counts(before, after, served), served
+
+
+def warm_up(stack: Stack, records_dir: Path, seconds: float = WARM_UP_S,
+            calibrated: EventRates | None = None) -> EventRates | None:
+    """Steady load on the API, so the first scenario meets a warm stack. Returns the event rates the
+    scenarios' scales are computed from: the checked-in calibration (harness.stack.calibration), which this
+    measurement is compared with, and the measured share of any series it lacks."""
+    if "api" not in stack.urls:
+        return None
+    stack.timeline.record(stack.clock.now(), MARK, "warm_up", seconds=seconds)
+    measured, served = measure_rates(stack, records_dir, seconds)
+    calibrated = calibrated if calibrated is not None else load_calibration()
+    off = deviations(calibrated, measured, served)
+    lacking = sorted(f"{name}{dict(labels)}" for (name, labels), share in measured.per_request.items()
+                     if share > 0 and (name, labels) not in calibrated.per_request)
+    if off or lacking:
+        log.warning("the warm-up's %.0f requests differ from the calibrated event rates (%s); scales use "
+                    "the calibration: %s", served, CALIBRATION, "; ".join(off + [f"{s}: not calibrated, measured"
+                                                                         for s in lacking]))
+        stack.timeline.record(stack.clock.now(), MARK, "rates_off_calibration", requests=served,
+                              deviations=off, not_calibrated=lacking)
+    log.info("event rates: %d series calibrated (%s), the warm-up measured %.0f requests", len(calibrated.per_request),
+             CALIBRATION.name, served)
+    return filled(calibrated, measured)
 
 
 def measure_terms(stack: Stack) -> RealTerms:
@@ -159,3 +185,28 @@ def measure_terms(stack: Stack) -> RealTerms:
     for line in terms.describe():
         log.info("measured: %s", line)
     return terms
+
+
+CALIBRATION_S = 240.0
+CALIBRATION_SCALE = 10.0   # the scale a suite's stack starts and warms up at (harness.scenario.run.START_SCALE)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m harness.stack.measure",
+                                description="Measure the reference load's event rates on a local stack and "
+                                            "write them where every suite reads them (harness.stack.calibration).")
+    p.add_argument("--seconds", type=float, default=CALIBRATION_S, help="seconds of steady load measured")
+    p.add_argument("--out", type=Path, default=CALIBRATION)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    with tempfile.TemporaryDirectory(prefix="harness-calibration-") as records, \
+            start_stack(resolve_config({"backend": "local", "time_scale": CALIBRATION_SCALE})) as stack:
+        rates, served = measure_rates(stack, Path(records), seconds=args.seconds)
+    args.out.write_text(json.dumps(calibration_doc(rates, requests=served, seconds=args.seconds,
+                                                   load_rate=WARM_UP_RATE), indent=1) + "\n")
+    print(f"{args.out}: {len(rates.per_request)} series over {served:.0f} requests")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -8,10 +8,12 @@ import pytest
 import requests
 
 from harness.core.history import Backfill, History
+from harness.core.resolution import deviations
 from harness.core.timeline import NOTIFICATION
 from harness.observe.prometheus import PrometheusClient
 from harness.stack import Stack
-from harness.stack.measure import PROBE, measure_delivery, warm_up
+from harness.stack.calibration import load_calibration
+from harness.stack.measure import PROBE, measure_delivery, measure_rates, warm_up
 
 pytestmark = pytest.mark.integration
 
@@ -27,16 +29,23 @@ def test_alertmanager_delivery_is_timed_with_a_probe_that_reaches_a_receiver(loc
     assert probes, "no receiver got the probe"
 
 
-def test_warm_up_measures_what_each_api_counter_counts_per_request(local_stack: Stack, tmp_path: Path) -> None:
-    rates = warm_up(local_stack, tmp_path, seconds=8.0)
-    assert rates is not None
-    per = rates.per_request
-    served = sum(v for (name, _), v in per.items() if name == "http_requests_total")
-    assert served == pytest.approx(1.0)
+def test_the_load_counts_what_the_checked_in_calibration_says_and_scales_use_the_calibration(
+        local_stack: Stack, tmp_path: Path) -> None:
+    measured, served = measure_rates(local_stack, tmp_path, seconds=12.0)
+    per = measured.per_request
+    assert served > 150
+    assert sum(v for (name, _), v in per.items() if name == "http_requests_total") == pytest.approx(1.0)
     place = sum(v for (name, labels), v in per.items()
                 if name == "query_duration_seconds_count" and ("query_name", "place_bet") in labels)
     # Bet placements are about a quarter of the load mix; each runs the place_bet query once.
     assert 0.1 < place < 0.5
+    # Every calibrated series within sampling noise of what this stack counts (a changed API or load profile
+    # is not: recalibrate with `python -m harness.stack.measure`).
+    calibrated = load_calibration()
+    assert deviations(calibrated, measured, served) == []
+    rates = warm_up(local_stack, tmp_path, seconds=4.0)
+    assert rates is not None
+    assert {k: rates.per_request[k] for k in calibrated.per_request} == calibrated.per_request
 
 
 def test_backfilled_history_and_its_recording_rules_are_queryable(local_stack: Stack) -> None:

@@ -56,7 +56,7 @@ def test_the_tour_plans_from_the_shipped_scenarios_and_requires_their_stable_fin
     assert TOUR.published.alertmanager_config.name == "alertmanager.yml"
     assert set(TOUR.expected.findings) == {
         "redis_monitoring_blind: fires RedisDown", "redis_monitoring_blind: resolves RedisDown",
-        "error_rate_fires: notified ErrorRateHigh -> pagerduty-critical",
+        "postgres_down_fires: notified PostgreSQLDown -> pagerduty-critical",
         "connection_pool_fires: fires ConnectionPoolNearLimit",
         "connection_pool_fires: notified ConnectionPoolNearLimit -> slack-warnings"}
     # The reference leg shows a fault that fires, routes and resolves, and an SLO against ground truth.
@@ -94,11 +94,11 @@ def test_a_failed_reference_scenario_is_a_problem_that_says_what_failed():
 
 def test_a_defect_not_found_and_a_finding_not_expected_are_problems():
     run = as_expected()
-    run.findings = [f for f in run.findings if f["scenario"] != "error_rate_fires"]
-    run.findings.append(finding("error_rate_fires: resolves ErrorRateHigh"))
+    run.findings = [f for f in run.findings if f["scenario"] != "postgres_down_fires"]
+    run.findings.append(finding("postgres_down_fires: resolves PostgreSQLDown"))
     out = tour.judge_tour(TOUR, run)
-    assert out.problems == ["defect not found: error_rate_fires: notified ErrorRateHigh -> pagerduty-critical",
-                            "unexpected finding: error_rate_fires: resolves ErrorRateHigh"]
+    assert out.problems == ["defect not found: postgres_down_fires: notified PostgreSQLDown -> pagerduty-critical",
+                            "unexpected finding: postgres_down_fires: resolves PostgreSQLDown"]
 
 
 def test_a_reference_failure_is_not_counted_as_a_finding_of_the_published_packs():
@@ -110,7 +110,7 @@ def test_a_reference_failure_is_not_counted_as_a_finding_of_the_published_packs(
 def test_an_interrupted_or_failed_run_is_a_problem_and_unrun_scenarios_are_named():
     out = tour.judge_tour(TOUR, as_expected(interrupted=True, results=as_expected().results[:2], findings=[]))
     assert out.problems == ["the tour was interrupted",
-                            "not run: redis_monitoring_blind, error_rate_fires, connection_pool_fires"]
+                            "not run: redis_monitoring_blind, postgres_down_fires, connection_pool_fires"]
     out = tour.judge_tour(TOUR, as_expected(error="Prometheus refused the reload (400)"))
     assert out.problems == ["the run failed: Prometheus refused the reload (400)"]
 
@@ -119,7 +119,7 @@ def test_the_summary_says_what_was_checked_what_was_found_and_where_the_report_i
     text = tour.render_tour(TOUR, tour.judge_tour(TOUR, as_expected()))
     assert "PASS  redis_down_fires" in text
     assert "ok  fires RedisDown: fired at t=4.00s" in text
-    assert "1 finding(s)  error_rate_fires" in text
+    assert "1 finding(s)  postgres_down_fires" in text
     flat = " ".join(text.split())
     assert "Alertmanager config alertmanager.yml), switched to by reload" in flat
     assert "Tour as expected: 2 reference scenario(s) passed; 5 known defect(s) of the published packs found." in flat
@@ -132,7 +132,7 @@ def test_the_summary_of_a_tour_gone_wrong_lists_the_problems():
     run = as_expected(findings=[])
     text = tour.render_tour(TOUR, tour.judge_tour(TOUR, run))
     assert "Tour NOT as expected:" in text
-    assert "  - defect not found: error_rate_fires: notified ErrorRateHigh -> pagerduty-critical" in text
+    assert "  - defect not found: postgres_down_fires: notified PostgreSQLDown -> pagerduty-critical" in text
     assert "Tour as expected" not in text
 
 
@@ -223,7 +223,7 @@ def test_plans_run_on_one_stack_with_the_packs_switched_by_reload(fake_stack, tm
         ("start", (["reference.yml", "reference-slo.yml"], "reference.yml")),
         ("run", "redis_down_fires"), ("run", "availability_slo_near_miss"),
         ("rules", ["betting-alerts.yml", "petforce-slo.yml"]), ("alertmanager", "alertmanager.yml"),
-        ("run", "redis_monitoring_blind"), ("run", "error_rate_fires"), ("run", "connection_pool_fires"),
+        ("run", "redis_monitoring_blind"), ("run", "postgres_down_fires"), ("run", "connection_pool_fires"),
         ("stop", None)]
     assert seen == [s.name for s in (*TOUR.reference.scenarios, *TOUR.published.scenarios)]
     assert out.ok and out.report_path is not None and out.report_path.is_file()
@@ -244,7 +244,7 @@ def test_one_plan_runs_as_before_without_a_reload_or_pack_notes(fake_stack, tmp_
 
 
 def test_an_interrupted_tour_stops_the_stack_and_still_writes_the_report(fake_stack, tmp_path, monkeypatch):
-    monkeypatch.setattr(FakeRunner, "interrupt_at", "error_rate_fires")
+    monkeypatch.setattr(FakeRunner, "interrupt_at", "postgres_down_fires")
     out = suite.run_plans([TOUR.reference, TOUR.published], resolve_config({"reports_dir": str(tmp_path)}),
                           kind="demo")
     assert out.interrupted and not out.ok
