@@ -1,4 +1,11 @@
-"""Free loopback ports, handed out once per process so concurrent services never collide."""
+"""Free loopback ports, handed out once per machine so concurrent services never collide.
+
+Two harness processes on one machine (pytest-xdist workers, each with its own stack, or a `harness demo` beside a
+test run) must never hand out the same port: both would find it free, and the second service to bind it would die.
+Each port handed out is therefore also claimed machine-wide, by binding a Linux abstract socket named after it
+and holding that socket for the rest of the process. The kernel drops the claim when the process ends, however it
+ends (SIGKILL included), and an abstract socket leaves no file behind.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +21,28 @@ HOST = "127.0.0.1"
 
 _lock = threading.Lock()
 _handed_out: set[int] = set()
+_claims: list[socket.socket] = []   # held for the process's lifetime: see the module's docstring
+CLAIM_PREFIX = "harness-port-"
+
+
+def _claim(port: int) -> bool:
+    """Claim ``port`` for this process machine-wide; False when another live process holds it."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(f"\0{CLAIM_PREFIX}{port}")
+    except OSError:
+        sock.close()
+        return False
+    _claims.append(sock)
+    return True
 
 
 def allocate_ports(count: int) -> list[int]:
-    """``count`` distinct free ports on 127.0.0.1, none previously handed out by this process.
+    """``count`` distinct free ports on 127.0.0.1, none handed out before by this or another live process.
 
     All sockets are held open together while the OS picks, so the ports are distinct even before we
-    remember them; the in-process set keeps two stacks started by one process (e.g. pytest) apart.
+    remember them; the in-process set keeps two stacks started by one process (e.g. pytest) apart, and the
+    machine-wide claim keeps apart two processes (e.g. two pytest-xdist workers).
     """
     ports: list[int] = []
     held: list[socket.socket] = []
@@ -31,7 +53,7 @@ def allocate_ports(count: int) -> list[int]:
                 sock.bind((HOST, 0))
                 held.append(sock)
                 port = sock.getsockname()[1]
-                if port in _handed_out:
+                if port in _handed_out or not _claim(port):
                     continue
                 _handed_out.add(port)
                 ports.append(port)
