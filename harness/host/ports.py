@@ -20,13 +20,12 @@ from harness.core.errors import HarnessError
 HOST = "127.0.0.1"
 
 _lock = threading.Lock()
-_handed_out: set[int] = set()
 _claims: list[socket.socket] = []   # held for the process's lifetime: see the module's docstring
 CLAIM_PREFIX = "harness-port-"
 
 
 def _claim(port: int) -> bool:
-    """Claim ``port`` for this process machine-wide; False when another live process holds it."""
+    """Claim ``port`` for this process machine-wide; False when a live process, this one included, holds it."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(f"\0{CLAIM_PREFIX}{port}")
@@ -40,9 +39,9 @@ def _claim(port: int) -> bool:
 def allocate_ports(count: int) -> list[int]:
     """``count`` distinct free ports on 127.0.0.1, none handed out before by this or another live process.
 
-    All sockets are held open together while the OS picks, so the ports are distinct even before we
-    remember them; the in-process set keeps two stacks started by one process (e.g. pytest) apart, and the
-    machine-wide claim keeps apart two processes (e.g. two pytest-xdist workers).
+    All sockets are held open together while the OS picks, so the ports are distinct even before they are
+    claimed; the claim keeps apart two stacks started by one process (e.g. pytest) and those of two processes
+    (e.g. two pytest-xdist workers).
     """
     ports: list[int] = []
     held: list[socket.socket] = []
@@ -53,10 +52,8 @@ def allocate_ports(count: int) -> list[int]:
                 sock.bind((HOST, 0))
                 held.append(sock)
                 port = sock.getsockname()[1]
-                if port in _handed_out or not _claim(port):
-                    continue
-                _handed_out.add(port)
-                ports.append(port)
+                if _claim(port):
+                    ports.append(port)
     finally:
         for sock in held:
             sock.close()
