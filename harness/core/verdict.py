@@ -100,12 +100,28 @@ def fires_within(events: Sequence[Event], alert: str, *, since: float, within: f
     latency = first.start - since
     observed = f"fired at t={first.start:.2f}s ({latency:.2f}s after)"
     status = PASS if latency <= within else FAIL
+    if status == FAIL:
+        observed += _pending_note(events, alert, first.labels, since, first.start)
     if min_latency is not None and latency < min_latency - EARLY_TOLERANCE_S:
         status = FAIL
         observed += (f"; fired before the fault could show (the earliest possible is {min_latency:.2f}s after: "
                      "`for` rounded up to whole evaluations), so something else made it fire")
     return Verdict("fires", alert, status, expected, observed, window=window, latency=latency,
                    min_latency=min_latency, evidence={"labels": dict(first.labels)})
+
+
+def _pending_note(events: Sequence[Event], alert: str, series: Mapping[str, str], since: float,
+                  fired: float) -> str:
+    """Where a late firing's time went: when the series' condition became true (pending began), measured
+    from the fault. A late start means the fault's effect reached the threshold late (or only with a later
+    fault); an early one means `for`, evaluation or delivery took the time."""
+    pending = [iv for iv in alert_intervals(events, alert, series, state="pending")
+               if iv.start <= fired and (iv.end is None or iv.end >= since)]
+    if not pending:
+        return "; never seen pending (its condition held for less than a poll before it fired)"
+    began = pending[-1].start
+    when = f"{began - since:.2f}s after the fault" if began >= since else f"{since - began:.2f}s before the fault"
+    return f"; its condition became true (pending) at t={began:.2f}s, {when}, and it fired {fired - began:.2f}s later"
 
 
 def stays_silent(events: Sequence[Event], alert: str, *, start: float, end: float,

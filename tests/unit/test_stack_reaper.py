@@ -179,6 +179,15 @@ OWNER = textwrap.dedent("""
 """)
 
 
+def _three_sessions_and_a_ready_reaper(run_id: str) -> bool:
+    pids = pids_of_run(run_id)
+    try:
+        sessions = {os.getsid(p) for p in pids}
+    except ProcessLookupError:
+        return False
+    return len(pids) == 3 and len(sessions) == 3 and any(_is_ready_reaper(p) for p in pids)
+
+
 def test_sigkill_of_the_harness_leaves_no_process_of_the_run(tmp_path: Path) -> None:
     owner = subprocess.Popen([sys.executable, "-c", OWNER, str(tmp_path)], stdout=subprocess.PIPE,
                              start_new_session=True)
@@ -187,8 +196,10 @@ def test_sigkill_of_the_harness_leaves_no_process_of_the_run(tmp_path: Path) -> 
         run_id, child = owner.stdout.readline().decode().split()
         # Generous: on a loaded machine a Python start takes seconds. A stack takes far longer to start than
         # its reaper, so the harness is killed once the reaper is ready (it ignores SIGINT by then).
+        # Ready also means the grandchild has left sh's session: between its fork and its setsid() it is
+        # already a process of the run, still in sh's session.
         deadline = time.monotonic() + 30
-        while len(pids_of_run(run_id)) < 3 or not any(_is_ready_reaper(p) for p in pids_of_run(run_id)):
+        while not _three_sessions_and_a_ready_reaper(run_id):
             assert time.monotonic() < deadline, pids_of_run(run_id)  # the reaper, sh, and the sleep that left
             time.sleep(0.02)
         victims = {p: process_start_time(p) for p in pids_of_run(run_id)}

@@ -159,3 +159,20 @@ def test_inhibited_a_delivery_as_the_inhibitor_resolves_is_not_a_leak_within_one
     assert inhibited([*evs, note(19.95, "slack-warnings", "Pool")], "Pool", **kw).status == PASS
     assert inhibited([*evs, note(19.5, "slack-warnings", "Pool")], "Pool", **kw).status == FAIL
     assert inhibited([*evs, note(19.95, "slack-warnings", "Pool")], "Pool", **{**kw, "poll_s": 0.0}).status == FAIL
+
+
+def test_a_late_firing_says_when_its_condition_became_true():
+    # Two bursts: the first does not take the condition over its threshold, the second does; `for` then
+    # runs its course. The failure must show the time went before pending, not in `for`.
+    late = [st(11, "pending"), st(12, "inactive"), st(40, "pending"), st(70, "firing")]
+    v = fires_within(late, "RedisDown", since=10, within=50)
+    assert v.status == FAIL and v.latency == 60
+    assert "became true (pending) at t=40.00s, 30.00s after the fault, and it fired 30.00s later" in v.observed
+    # pending already before the fault (not yet firing): said as such
+    early = fires_within([st(8, "pending"), st(30, "firing")], "RedisDown", since=10, within=5)
+    assert early.status == FAIL and "2.00s before the fault" in early.observed
+    # a firing seen without a pending poll before it
+    jump = fires_within([st(30, "firing")], "RedisDown", since=10, within=5)
+    assert jump.status == FAIL and "never seen pending" in jump.observed
+    # a passing firing keeps its short message
+    assert "pending" not in fires_within(LIFE, "RedisDown", since=10, within=5).observed
