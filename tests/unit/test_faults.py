@@ -213,6 +213,7 @@ class FakeRedis:
         self.flushes = 0
         self.closed = 0
         self.fail_flush = False
+        self.failed_flushes = 0
 
     def __call__(self, url: str) -> FakeRedis:
         assert url == "redis://direct", "service faults must bypass the proxy"
@@ -249,6 +250,7 @@ class FakeRedis:
 
     def flushdb(self) -> None:
         if self.fail_flush:
+            self.failed_flushes += 1
             raise ConnectionError("redis down")
         self.flushes += 1
         self.data.clear()
@@ -402,9 +404,10 @@ def test_schedule_starts_at_offset_and_stops_after_duration(stack):
 
 def test_schedule_offset_is_relative_to_a_given_origin(stack):
     f = Recorder(stack)
-    f.schedule(start=5, duration=1, origin=95.0)  # already due
-    wait_for(lambda: f.state == "ended" or f.active)
+    sched = f.schedule(start=5, duration=1, origin=95.0)  # already due
+    wait_for(lambda: stack.timeline.events(FAULT_START))  # the state changes just before the event is recorded
     assert stack.timeline.events(FAULT_START)[0].t == 100.0
+    sched.cancel()
 
 
 def test_cancel_before_start_never_applies(stack):
@@ -474,9 +477,9 @@ def test_faults_context_manager_keeps_the_scenario_error_first(faults, stack):
 
 
 def test_undo_all_reports_errors_from_scheduled_faults(faults, http):
-    faults.schedule(faults.toxic("pg_primary", "latency", latency=1, name="dup"), 0, None)
-    sched = faults.schedule(faults.toxic("pg_primary", "latency", latency=1, name="dup"), 0, None)
-    wait_for(lambda: sched.error is not None)
+    a = faults.schedule(faults.toxic("pg_primary", "latency", latency=1, name="dup"), 0, None)
+    b = faults.schedule(faults.toxic("pg_primary", "latency", latency=1, name="dup"), 0, None)
+    wait_for(lambda: (a.error is None) != (b.error is None))  # either thread may post first
     errors = faults.undo_all(raise_errors=False)
     assert len(errors) == 1 and "409" in str(errors[0])
     assert http.proxies["pg_primary"]["toxics"] == []
@@ -719,7 +722,7 @@ def test_cache_miss_storm_survives_a_redis_outage(stack, http):
     r = FakeRedis()
     with make(stack, http, redis=r).cache_miss_storm(interval_s=0.001):
         r.fail_flush = True
-        time.sleep(0.01)
+        wait_for(lambda: r.failed_flushes >= 1)  # not a fixed sleep: the storm thread may be held off
         r.fail_flush = False
     end = stack.timeline.events(FAULT_END)[0].data
     assert end["errors"] >= 1 and "redis down" in end["last_error"]
@@ -736,7 +739,15 @@ def test_backup_failing_posts_control_and_restores(stack, http):
 
 def test_backup_failing_waits_for_a_running_backup_before_backdating(stack, http):
     http.backup_control["running"] = True
-    threading.Timer(0.06, lambda: http.backup_control.update(running=False)).start()
+    request = http.request
+
+    def finishes_on_third_look(method, url, json=None, timeout=None):  # by count of polls, not by a timer
+        r = request(method, url, json=json, timeout=timeout)
+        if method == "GET" and sum(c[0] == "GET" for c in http.calls) == 3:
+            http.backup_control["running"] = False
+        return r
+
+    http.request = finishes_on_third_look
     with make(stack, http).backup_failing(last_success_age_seconds=60):
         assert http.backup_control["last_success_age_seconds"] == 60
     gets = [c for c in http.calls if c[0] == "GET"]
