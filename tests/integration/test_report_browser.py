@@ -19,7 +19,7 @@ from harness.report import RunReport, write_report
 from harness.report.browser import check_page, find_chromium
 from harness.scenario.tour import PUBLISHED_TOUR, REFERENCE_TOUR
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.solo]
 
 # Set HARNESS_KEEP_SCREENSHOTS=DIR to keep the PNGs for a look.
 KEEP = os.environ.get("HARNESS_KEEP_SCREENSHOTS")
