@@ -33,7 +33,9 @@ unit: venv
 # JOBS pytest-xdist workers, each with its own stack (ports are claimed machine-wide, harness/host/ports.py).
 # Scenarios mostly wait for compressed time, so two stacks on 2 cores keep every verdict and halve the time:
 # 37 passed in 1008 s with 2 workers, 1957 s with 1, per-scenario times unchanged. 4 workers failed three
-# query-latency brackets (CPU 73% busy): latency thresholds of a few ms do not survive that contention.
+# query-latency brackets (CPU 73% busy): latency thresholds of a few ms do not survive that contention, and
+# even with 2, query_latency_place_bet_fires once stayed firing past its resolve bound. So a scenario that
+# judges a latency runs alone, whatever JOBS is: the workers take turns (harness/host/quiet.py).
 # Tests marked `solo` judge a whole run's verdicts (the demo's tour): they run afterwards, alone, because a
 # worker starting and stopping stacks beside them drove the demo's query p95 to 44 ms against 5 ms, and its
 # reference pack then paged QueryLatencyHigh during redis_down_fires.

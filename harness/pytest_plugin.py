@@ -181,6 +181,7 @@ class ScenarioItem(pytest.Item):
                 lat = f" [latency {v.latency:.2f}s, min {v.min_latency:.2f}s]" if v.latency is not None \
                     and v.min_latency is not None else ""
                 lines.append(f"  {mark} {v.check:<9} {v.subject}: expected {v.expected}; observed {v.observed}{lat}")
+                lines += [f"         value {line}" for line in ([] if v.ok else v.value_lines())]
             return "\n".join(lines)
         if isinstance(excinfo.value, HarnessError):
             return str(excinfo.value)

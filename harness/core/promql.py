@@ -568,18 +568,36 @@ def _operator_text(node: Any) -> str:
     return " ".join(parts)
 
 
-def split_comparison(expr: str) -> tuple[str, str] | None:
-    """``(value, condition)`` around an expression's comparison: for ``sum(rate(x[5m])) / y > 0.01`` that
-    is ``("sum(rate(x[5m])) / y", "> 0.01")``; through ``and``/``or``/``unless``, the first comparison's
-    value and the rest as its condition. The value side is what a failed alert's evidence plots against its
-    threshold. Both on one line, as the printer writes them. None when there is no such comparison."""
-    node = parse(expr)
+def _unparen(node: Any) -> Any:
+    while isinstance(node, pp.ParenExpr):
+        node = node.expr
+    return node
+
+
+def _comparison(node: Any) -> tuple[str, str] | None:
     rest: list[str] = []
-    while isinstance(node, pp.BinaryExpr) and str(node.op) in _SET_OPERATORS:
+    node = _unparen(node)
+    while isinstance(node, pp.BinaryExpr) and str(node.op) in ("and", "unless"):
         rest.insert(0, f"{_operator_text(node)} {one_line(print_expr(node.rhs))}")
-        node = node.lhs
+        node = _unparen(node.lhs)
     if not (isinstance(node, pp.BinaryExpr) and str(node.op) in _COMPARISONS):
         return None
     value = one_line(print_expr(node.lhs))
     condition = " ".join([f"{_operator_text(node)} {one_line(print_expr(node.rhs))}", *rest])
     return value, condition
+
+
+def _branches(node: Any) -> list[Any]:
+    node = _unparen(node)
+    if isinstance(node, pp.BinaryExpr) and str(node.op) == "or":
+        return _branches(node.lhs) + _branches(node.rhs)
+    return [node]
+
+
+def comparisons(expr: str) -> list[tuple[str, str]]:
+    """``(value, condition)`` around each comparison an alert can fire on: for ``sum(rate(x[5m])) / y > 0.01``
+    that is ``[("sum(rate(x[5m])) / y", "> 0.01")]``. Each side of an ``or`` is a branch of its own (QueryLatencyHigh
+    has one per query); through ``and``/``unless``, the first comparison's value and the rest as its condition.
+    The value side is what a failed alert's evidence plots against its threshold. Both on one line, as the
+    printer writes them. A branch without a comparison has no entry."""
+    return [c for c in map(_comparison, _branches(parse(expr))) if c is not None]

@@ -35,6 +35,29 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def value_lines(self, points: int = 6, series: int = 4) -> list[str]:
+        """The end of each evidence series (what the rule's value side returned up to the window's end), one
+        line per series, for a terminal: enough to tell a threshold still crossed from an alert that lagged.
+        Series of the alert's own labels only, when the evidence names them."""
+        want = {k: v for k, v in (self.evidence.get("labels") or {}).items() if k not in ("alertname", "severity")}
+        out: list[str] = []
+        for key, value in self.evidence.items():
+            if not key.startswith("values of "):
+                continue
+            expr = key[len("values of "):]
+            expr = expr if len(expr) <= 90 else expr[:87] + "..."
+            if isinstance(value, str):
+                out.append(f"{expr}: {value}")
+                continue
+            shown = [s for s in value if all(s["series"].get(k, v) == v for k, v in want.items())]
+            for s in shown[:series]:
+                tail = ", ".join(f"{t:.1f}s {float(v):.4g}" for t, v in s["t_v"][-points:])
+                labels = ",".join(f"{k}={v}" for k, v in sorted(s["series"].items()))
+                out.append(f"{expr} {{{labels}}}: {tail or 'no points'}")
+            if len(shown) > series:
+                out.append(f"{expr}: {len(shown) - series} more series in the report")
+        return out
+
 
 @dataclass
 class ScenarioResult:

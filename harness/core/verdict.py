@@ -163,9 +163,11 @@ def resolves_within(events: Sequence[Event], alert: str, *, since: float, within
     # An alert that re-fires after the fault ended has not resolved either.
     refired = [iv for iv in firing if since < iv.start <= since + within]
     ends = [iv.end for iv in open_at_end + refired]
-    if any(e is None for e in ends):
-        return Verdict("resolves", alert, FAIL, expected, "still firing when recording stopped",
-                       window=(since, since + within))
+    still = [iv for iv in open_at_end + refired if iv.end is None]
+    if still:
+        return Verdict("resolves", alert, FAIL, expected,
+                       f"still firing when recording stopped (firing since t={still[0].start:.2f}s)",
+                       window=(since, since + within), evidence={"labels": dict(still[0].labels)})
     last = max((e for e in ends if e is not None), default=since)
     status = PASS if last <= since + within else FAIL
     return Verdict("resolves", alert, status, expected, f"resolved at t={last:.2f}s ({last - since:.2f}s after)",

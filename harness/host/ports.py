@@ -24,13 +24,22 @@ _claims: list[socket.socket] = []   # held for the process's lifetime: see the m
 CLAIM_PREFIX = "harness-port-"
 
 
-def _claim(port: int) -> bool:
-    """Claim ``port`` for this process machine-wide; False when a live process, this one included, holds it."""
+def bind_claim(name: str) -> socket.socket | None:
+    """The abstract socket ``name``, bound: a machine-wide claim until it is closed or its process ends. None when
+    a live process, this one included, holds it."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.bind(f"\0{CLAIM_PREFIX}{port}")
+        sock.bind(f"\0{name}")
     except OSError:
         sock.close()
+        return None
+    return sock
+
+
+def _claim(port: int) -> bool:
+    """Claim ``port`` for this process machine-wide; False when a live process, this one included, holds it."""
+    sock = bind_claim(f"{CLAIM_PREFIX}{port}")
+    if sock is None:
         return False
     _claims.append(sock)
     return True

@@ -34,6 +34,7 @@ from harness.core.resolution import EventRates
 from harness.core.result import ScenarioResult
 from harness.core.timeline import MARK, Timeline
 from harness.core.timing import RealTerms
+from harness.host.quiet import machine
 from harness.observe.prometheus import PrometheusClient
 from harness.scenario.runner import RunOptions, ScenarioRunner
 from harness.signals import sigterm_as_interrupt
@@ -182,10 +183,16 @@ class Session:
             alertmanager_config: Path | None = None, note: str | None = None) -> ScenarioResult:
         """Run one scenario on these packs (default: those loaded), judged with ``catalog``; the result joins the
         run's report."""
-        self.use(self.rule_files if rule_files is None else rule_files,
-                 self.alertmanager_config if alertmanager_config is None else alertmanager_config)
-        reset_stack(self.stack)
-        res = self.runner(catalog).run(scn)
+        runner = self.runner(catalog)
+        alone = runner.runs_alone(scn)
+        with machine(alone, on_wait=lambda why: log.info("scenario %s waits: %s", scn.name, why)) as waited:
+            self.use(self.rule_files if rule_files is None else rule_files,
+                     self.alertmanager_config if alertmanager_config is None else alertmanager_config)
+            reset_stack(self.stack)
+            res = runner.run(scn)
+        if alone:
+            res.notes.append(f"ran alone on this machine (it judges a latency: another runner's load would read "
+                             f"as its fault); waited {waited:.1f}s for the other scenarios to finish")
         if note:
             res.notes.append(note)
         self.out.results.append(res)
@@ -275,11 +282,13 @@ class Run:
 
     def _start(self) -> Session:
         cfg = self.cfg
-        self.stack = start_stack(starting_config(cfg), rules=self.rule_files,
-                                 alertmanager_config=self.alertmanager_config, clock=self.clock,
-                                 timeline=self.timeline)
-        measured = measured_terms(self.stack, cfg.backend, self.records_dir,
-                                  load_catalog([], self.alertmanager_config).group_wait_s)
+        # Starting and measuring a stack loads the machine: never beside a scenario that runs alone.
+        with machine(False, on_wait=lambda why: log.info("the stack start waits: %s", why)):
+            self.stack = start_stack(starting_config(cfg), rules=self.rule_files,
+                                     alertmanager_config=self.alertmanager_config, clock=self.clock,
+                                     timeline=self.timeline)
+            measured = measured_terms(self.stack, cfg.backend, self.records_dir,
+                                      load_catalog([], self.alertmanager_config).group_wait_s)
         self.report.notes += [f"measured: {line}" for line in measured.describe()]
         if self.on_start is not None:
             self.on_start(self.stack, self.records_dir)

@@ -21,7 +21,7 @@ from harness.core.expectations.base import FIRE, RESOLVE, fault_time
 from harness.core.history import METRIC as HISTORY_METRIC
 from harness.core.history import Backfill, BudgetLevels, budget_remaining, judge_budget
 from harness.core.model import Expectation, FaultSpec, Scenario, share
-from harness.core.promql import split_comparison
+from harness.core.promql import comparisons
 from harness.core.protocols import AlertSource, FaultInjector, LoadDriver, Stack
 from harness.core.resolution import EventRates, Need, limits, needs_of, relevant, unresolved
 from harness.core.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
@@ -145,6 +145,10 @@ class ScenarioRunner:
         load = None
         faults = None
         t0 = begin
+        if scn.expectations and all(e.kind == "unsupported" for e in scn.expectations):
+            result.verdicts = self.evaluate(scn, timeline, begin, begin, fault_times, records_path)
+            result.notes.append("not run: none of its expectations can be exercised on this machine")
+            return result
         try:
             self._apply_scale(scn, result, self.opt.time_scale if cap is None else cap)
             timeline.record(clock.now(), MARK, "time_scale", scenario=scn.name, scale=result.time_scale)
@@ -379,13 +383,10 @@ class ScenarioRunner:
                 expr = str(rule.get("query", ""))
                 evidence[f"promql{key}"] = expr
                 if rule.get("labels"):
-                    evidence[f"labels{key}"] = rule["labels"]
-                split = split_comparison(expr)
-                if split is None:
-                    continue
-                value, condition = split
-                evidence[f"condition{key}"] = condition
-                evidence[f"values of {value}{key}"] = self._values(value, a, b)
+                    evidence[f"rule labels{key}"] = rule["labels"]
+                for j, (value, condition) in enumerate(comparisons(expr)):
+                    evidence[f"condition{key}" + ("" if j == 0 else f" [{j + 1}]")] = condition
+                    evidence[f"values of {value}{key}"] = self._values(value, a, b)
             out.append(replace(v, evidence=evidence))
         return out
 
@@ -469,6 +470,19 @@ class ScenarioRunner:
         return choose_scale(self.opt.time_scale if cap is None else cap, scenario_max=scn.max_time_scale,
                             terms=self.opt.terms, down=down_services(scn), bounds=self.default_bounds(scn),
                             windows=self.catalog.windows(), events=self.event_limits(scn))
+
+    def runs_alone(self, scn: Scenario) -> bool:
+        """Whether the scenario needs the machine to itself (harness.host.quiet): it judges a latency, through a
+        ``latency`` budget or an alert whose rule reads a histogram quantile (QueryLatencyHigh's p95 of a few ms),
+        and another runner's load on the same cores would be read as its fault."""
+        if any(e.kind == "latency" for e in scn.expectations):
+            return True
+        alerts = set(expected_to_fire(scn, self.catalog))
+        for e in scn.expectations:
+            if KINDS[e.kind].judges_state:
+                alerts |= set(self.catalog.alerts) if e.subject == "*" else {e.subject}
+        return any("histogram_quantile" in x for a in sorted(alerts) if a in self.catalog.alerts
+                   for x in self._expr(self.catalog.rule(a)))
 
     def judged_needs(self, scn: Scenario) -> list[tuple[Need, Any]]:
         """The event needs of every alert the scenario judges, with the `labels:` of the expectation (the

@@ -119,6 +119,9 @@ class FakeRunner:
     def __init__(self, stack: FakeStack, catalog: Any, options: Any) -> None:
         self.stack, self.catalog = stack, catalog
 
+    def runs_alone(self, scn: Any) -> bool:
+        return False
+
     def run(self, scn: Any) -> ScenarioResult:
         base = scn.name.split("@")[0]
         rules = {r.name: r for p in self.stack.loaded for r in load_rules(p).alerts}

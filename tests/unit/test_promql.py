@@ -12,13 +12,13 @@ from harness.core.promql import (
     LabelMatcher,
     PromQLSyntaxError,
     Selector,
+    comparisons,
     durations,
     metric_names,
     parse,
     print_expr,
     read,
     scale_expr,
-    split_comparison,
     structure,
 )
 
@@ -237,8 +237,14 @@ def test_metric_names_are_not_keywords_functions_or_labels() -> None:
     ("sum(rate(x[5m])) / y > 0.01", ("sum(rate(x[5m])) / y", "> 0.01")),
     ("a > bool on(x) group_left(y) b", ("a", "> bool on (x) group_left (y) b")),
     ("a / b > 0.9 and b > 0", ("a / b", "> 0.9 and b > 0")),
-    ("(a > 1)", None),
+    ("(a > 1)", ("a", "> 1")),
     ("rate(x[5m])", None),
 ])
-def test_split_comparison(expr: str, want: tuple[str, str] | None) -> None:
-    assert split_comparison(expr) == want
+def test_a_comparison_splits_into_value_and_condition(expr: str, want: tuple[str, str] | None) -> None:
+    assert comparisons(expr) == ([] if want is None else [want])
+
+
+def test_each_branch_of_an_or_is_a_comparison_of_its_own() -> None:
+    expr = '(q{n="a"} > 0.005) or (q{n="b"} > 0.05 and up == 1) or rate(x[5m]) or ((c < 1) unless d)'
+    assert comparisons(expr) == [('q{n="a"}', "> 0.005"), ('q{n="b"}', "> 0.05 and up == 1"),
+                                 ("c", "< 1 unless d")]

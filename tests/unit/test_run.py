@@ -40,6 +40,9 @@ class FakeRunner:
     def __init__(self, stack: FakeStack, catalog: Any, options: Any) -> None:
         self.stack = stack
 
+    def runs_alone(self, scn: Any) -> bool:
+        return False
+
     def run(self, scn: Any) -> ScenarioResult:
         if isinstance(scn.action, BaseException):
             raise scn.action

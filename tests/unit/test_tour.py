@@ -187,6 +187,9 @@ class FakeRunner:
     def __init__(self, stack: FakeStack, catalog: Any, options: Any) -> None:
         self.stack = stack
 
+    def runs_alone(self, scn: Any) -> bool:
+        return False
+
     def run(self, scn: Any) -> ScenarioResult:
         if scn.name == self.interrupt_at:
             raise KeyboardInterrupt

@@ -176,3 +176,20 @@ def test_a_late_firing_says_when_its_condition_became_true():
     assert jump.status == FAIL and "never seen pending" in jump.observed
     # a passing firing keeps its short message
     assert "pending" not in fires_within(LIFE, "RedisDown", since=10, within=5).observed
+
+
+def test_a_failed_verdict_prints_the_end_of_its_own_series():
+    from harness.core.result import Verdict
+
+    q = 'histogram_quantile(0.95, sum by (le, query_name) (rate(q_bucket{query_name="place_bet"}[15s])))'
+    series = [{"series": {"query_name": "query1"}, "t_v": [[1.0, "0.001"]]},
+              {"series": {"query_name": "place_bet"}, "t_v": [[t, str(0.06 - t / 1000)] for t in range(10)]}]
+    v = Verdict("resolves", "QueryLatencyHigh", FAIL, "resolved", "still firing",
+                evidence={"labels": {"alertname": "QueryLatencyHigh", "query_name": "place_bet"},
+                          f"values of {q}": series, "values of up": "no data: none"})
+    lines = v.value_lines(points=3)
+    assert lines[0].endswith("{query_name=place_bet}: 7.0s 0.053, 8.0s 0.052, 9.0s 0.051")
+    assert lines[0].startswith(q[:87] + "...")
+    assert lines[1] == "up: no data: none"
+    assert len(lines) == 2  # query1's series is not this alert's
+    assert Verdict("fires", "X", FAIL, "", "").value_lines() == []

@@ -26,8 +26,9 @@ def evaluate(judge: Judge, e: Expectation, seen: Observed) -> list[Verdict]:
 
 KIND = ExpectKind(
     name="unsupported", subject="alert", names_alert=True,
-    doc="The alert cannot be exercised on this stack. The scenario still runs its faults; the report lists "
-        "the alert as unsupported with the reason (a skip under pytest).",
+    doc="The alert cannot be exercised on this stack. The report lists the alert as unsupported with the reason "
+        "(a skip under pytest). A scenario whose every expectation is unsupported is not run: it would judge "
+        "nothing.",
     fields=(Field("reason", TEXT, "why, with the measurement that shows it", required=True),),
     example={"unsupported": "BackupFailed", "reason": "the stack has no backup job"},
     validate=validate, evaluate=evaluate,
