@@ -22,9 +22,11 @@ import os
 import time
 from collections.abc import Callable, Iterator
 
+from harness.core.errors import HarnessError
 from harness.host.ports import bind_claim
 
 PREFIX = "harness"   # claims: "<prefix>-quiet" and "<prefix>-busy-<pid>-<n>"
+MAX_WAIT_S = 3600.0   # a scenario lasts minutes; an hour means a holder that is stopped or hung
 _serial = itertools.count()
 
 
@@ -42,16 +44,23 @@ def held_claims(prefix: str = PREFIX) -> set[str]:
 
 @contextlib.contextmanager
 def machine(alone: bool, *, poll_s: float = 0.2, sleep: Callable[[float], None] = time.sleep,
-            on_wait: Callable[[str], None] | None = None, prefix: str = PREFIX) -> Iterator[float]:
+            on_wait: Callable[[str], None] | None = None, prefix: str = PREFIX,
+            max_wait_s: float = MAX_WAIT_S) -> Iterator[float]:
     """Hold the machine for one scenario (or one stack start): ``alone``, with no other scenario running; else
-    beside other ordinary scenarios, never beside one that runs alone. Yields the seconds spent waiting.
-    ``prefix`` names the claims (tests use their own, so as not to meet a real run's)."""
+    beside other ordinary scenarios, never beside one that runs alone. Yields the seconds spent waiting; after
+    ``max_wait_s`` a HarnessError says who holds the machine. ``prefix`` names the claims (tests use their own,
+    so as not to meet a real run's)."""
     quiet, busy_prefix = f"{prefix}-quiet", f"{prefix}-busy-"
     began = time.monotonic()
     told = False
 
     def waiting(why: str) -> None:
         nonlocal told
+        if time.monotonic() - began > max_wait_s:
+            raise HarnessError(f"waited {max_wait_s:.0f}s for the machine: {why}",
+                               detail="holders: " + (", ".join(sorted(held_claims(prefix))) or "none left"),
+                               hint="a harness process that holds it may be stopped or hung: `ss -xap | grep "
+                               f"{prefix}-` names its pid")
         if on_wait is not None and not told:
             on_wait(why)
             told = True

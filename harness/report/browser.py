@@ -140,10 +140,15 @@ def check_page(html: Path, screenshot: Path | None = None, *, width: int = 1400,
     log_path = profile.parent / f"{profile.name}.log"
     result = PageCheck()
     started = time.monotonic()
+    # Chromium puts its singleton socket in a directory of its own under TMPDIR and leaves it behind when it is
+    # stopped (/tmp/org.chromium.Chromium.*): inside the profile, it goes with the profile.
+    tmp = profile / "tmp"
+    tmp.mkdir()
     with log_path.open("wb") as log:
         proc = subprocess.Popen([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
                                  f"--window-size={width},1000", "about:blank"],
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, "TMPDIR": str(tmp)})
     devtools: _DevTools | None = None
     try:
         port, _ = _wait_port_file(profile, proc, timeout=20.0)

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -100,10 +101,13 @@ def test_partial_report_still_draws(chromium, tmp_path):
                        error="KeyboardInterrupt")
     index = write_report(RunReport(run_id="partial", interrupted=True, scenarios=[s]), tmp_path / "reports")
     shot = tmp_path / "partial.png"
+    before = set(Path(tempfile.gettempdir()).glob("org.chromium.Chromium.*"))
     page = check_page(index, shot, chromium=chromium)
     _keep(shot)
     assert len(page.charts) == 1 and page.charts[0]["drawn"] and page.charts[0]["svgs"] >= 2
     assert page.console_errors == []
+    # Nothing left behind: not even Chromium's singleton directory.
+    assert set(Path(tempfile.gettempdir()).glob("org.chromium.Chromium.*")) - before == set()
 
 
 def test_the_checks_can_fail(chromium, tmp_path):

@@ -8,6 +8,9 @@ import threading
 import time
 import uuid
 
+import pytest
+
+from harness.core.errors import HarnessError
 from harness.host.quiet import held_claims, machine
 
 
@@ -86,3 +89,11 @@ def test_a_killed_holder_releases_the_machine() -> None:
         holder.wait(10)
     with machine(False, prefix=p, poll_s=0.01) as waited:
         assert waited < 5
+
+
+def test_a_holder_that_never_lets_go_is_named_not_waited_for_forever() -> None:
+    p = prefix()
+    with machine(True, prefix=p), pytest.raises(HarnessError, match="waited 0s for the machine") as err, \
+                machine(False, prefix=p, poll_s=0.01, max_wait_s=0.05):
+        pass
+    assert f"{p}-quiet" in str(err.value.detail)
