@@ -123,7 +123,12 @@ def test_reap_kills_the_runs_processes_spares_strangers_and_removes_the_run_dir(
 def test_a_released_reaper_exits_and_touches_nothing(run: tuple[RunContext, subprocess.Popen[bytes]]) -> None:
     ctx, child = run
     reaper = start_reaper(ctx)
-    assert reaper.pid in pids_of_run(ctx.run_id)  # it is a process of the run, and must end too
+    # It is a process of the run, and must end too. Its environment shows in /proc only once exec has set it
+    # up, a moment after Popen returns (a CI run of 7c50780 looked in that moment).
+    deadline = time.monotonic() + 30
+    while reaper.pid not in pids_of_run(ctx.run_id):
+        assert time.monotonic() < deadline, "the reaper never showed as a process of the run"
+        time.sleep(0.01)
     reaper.release(timeout=30)  # generous: a Python start with the reaper's imports, on a loaded machine
     assert reaper.proc.returncode == 0
     assert child.poll() is None
