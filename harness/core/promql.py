@@ -547,7 +547,6 @@ def metric_names(expr: str) -> list[str]:
 
 
 _COMPARISONS = frozenset({"==", "!=", ">", "<", ">=", "<="})
-_SET_OPERATORS = frozenset({"and", "or", "unless"})
 
 
 def _operator_text(node: Any) -> str:

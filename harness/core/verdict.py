@@ -161,14 +161,13 @@ def resolves_within(events: Sequence[Event], alert: str, *, since: float, within
                        window=(since, since + within))
     open_at_end = [iv for iv in firing if iv.overlaps(since, since)]
     # An alert that re-fires after the fault ended has not resolved either.
-    refired = [iv for iv in firing if since < iv.start <= since + within]
-    ends = [iv.end for iv in open_at_end + refired]
-    still = [iv for iv in open_at_end + refired if iv.end is None]
+    judged = open_at_end + [iv for iv in firing if since < iv.start <= since + within]
+    still = [iv for iv in judged if iv.end is None]
     if still:
         return Verdict("resolves", alert, FAIL, expected,
                        f"still firing when recording stopped (firing since t={still[0].start:.2f}s)",
                        window=(since, since + within), evidence={"labels": dict(still[0].labels)})
-    last = max((e for e in ends if e is not None), default=since)
+    last = max((iv.end for iv in judged if iv.end is not None), default=since)
     status = PASS if last <= since + within else FAIL
     return Verdict("resolves", alert, status, expected, f"resolved at t={last:.2f}s ({last - since:.2f}s after)",
                    window=(since, since + within), latency=last - since)

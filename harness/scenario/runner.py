@@ -21,7 +21,7 @@ from harness.core.expectations.base import FIRE, RESOLVE, fault_time
 from harness.core.history import METRIC as HISTORY_METRIC
 from harness.core.history import Backfill, BudgetLevels, budget_remaining, judge_budget
 from harness.core.model import Expectation, FaultSpec, Scenario, share
-from harness.core.promql import comparisons
+from harness.core.promql import comparisons, read
 from harness.core.protocols import AlertSource, FaultInjector, LoadDriver, Stack
 from harness.core.resolution import EventRates, Need, limits, needs_of, relevant, unresolved
 from harness.core.result import ERROR, FAIL, PASS, UNSUPPORTED, ScenarioResult, Verdict
@@ -481,8 +481,8 @@ class ScenarioRunner:
         for e in scn.expectations:
             if KINDS[e.kind].judges_state:
                 alerts |= set(self.catalog.alerts) if e.subject == "*" else {e.subject}
-        return any("histogram_quantile" in x for a in sorted(alerts) if a in self.catalog.alerts
-                   for x in self._expr(self.catalog.rule(a)))
+        return any("histogram_quantile" in read(self._expr(self.catalog.rule(a))).functions
+                   for a in sorted(alerts) if a in self.catalog.alerts)
 
     def judged_needs(self, scn: Scenario) -> list[tuple[Need, Any]]:
         """The event needs of every alert the scenario judges, with the `labels:` of the expectation (the

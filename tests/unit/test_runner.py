@@ -408,3 +408,23 @@ def test_pages_false_does_not_fail_on_firing_that_began_on_a_window_too_sparse_t
     scn = parse_scenario("duration: 10m\nload: {profile: none}\nexpect:\n  - pages: false\n")
     (v,) = runner.evaluate(scn, stack.timeline, 0.0, 60.0, {}, Path("/nonexistent"))
     assert v.status == PASS and "not judged: QueryLatencyHigh: " in v.observed and "60 needed" in v.observed
+
+
+def test_a_scenario_runs_alone_when_it_judges_a_latency_and_only_then():
+    slow = AlertRule("QueryLatencyHigh", "histogram_quantile(0.95, rate(q_bucket[5m])) > 0.005", 300, {}, "g",
+                     None, "f")
+    # a metric whose name merely starts like the function is not a quantile
+    named = AlertRule("Misnamed", "rate(histogram_quantile_misses_total[5m]) > 1", 0, {}, "g", None, "f")
+    catalog = Catalog(alerts={**CATALOG.alerts, "QueryLatencyHigh": slow, "Misnamed": named})
+    clock = FakeClock()
+    runner = ScenarioRunner(FakeStack(clock, Timeline()), catalog,
+                            RunOptions(time_scale=60, records_dir=Path("/nonexistent"), sleep=clock.sleep),
+                            prometheus=FakeProm(()))
+
+    def alone(expect: str) -> bool:
+        return runner.runs_alone(parse_scenario(f"duration: 10m\nexpect:\n  - {expect}\n"))
+
+    assert alone("silent: QueryLatencyHigh") and alone("fires: QueryLatencyHigh")
+    assert alone("silent: '*'")                       # every alert, QueryLatencyHigh among them
+    assert alone("latency: /api/bets\n    percentile: 95\n    budget: 100ms")
+    assert not alone("silent: Misnamed") and not alone("fires: RedisDown")
