@@ -4,16 +4,13 @@ success and error statuses, bad input changing nothing, and the metrics' exact n
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 
 import psycopg
 import pytest
-from api_services import REPO_ROOT, Services, get_json, metric_samples, metric_value, request_json, running_services
-
-sys.path.insert(0, str(REPO_ROOT / "stack" / "api"))
+from api_services import Services, get_json, metric_samples, metric_value, request_json, running_services
 
 pytestmark = pytest.mark.integration
 
@@ -56,25 +53,6 @@ def test_meta_lists_users_and_markets(meta: dict[str, object]) -> None:
     assert isinstance(meta["open_market_ids"], list) and len(meta["open_market_ids"]) > 10
     assert isinstance(meta["closed_market_ids"], list) and len(meta["closed_market_ids"]) > 10
     assert not set(meta["open_market_ids"]) & set(meta["closed_market_ids"])
-
-
-def test_a_new_connection_plans_every_statement_and_writes_nothing(services: Services) -> None:
-    # The API's pools EXPLAIN every statement on each new connection, so its first timed query does not pay for
-    # the server's catalog lookups: the writes too on the primary, the reads on the replica (a hot standby).
-    import asyncio
-
-    from betting_api import queries
-    from betting_api.store import _planner
-
-    async def plan(dsn: str, statements: queries.Statements) -> None:
-        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-            await _planner(statements)(conn)
-
-    assert services.replica is not None
-    before = _db_state(services, 1)
-    asyncio.run(plan(services.primary.dsn(), queries.READS + queries.WRITES))
-    asyncio.run(plan(services.replica.dsn(), queries.READS))
-    assert _db_state(services, 1) == before
 
 
 def test_active_bets_miss_then_hit(services: Services, api: str) -> None:

@@ -1,8 +1,5 @@
 """SQL of the guide's four queries and of bet placement. Each is served by an index in schema.sql."""
 
-from decimal import Decimal
-from typing import Any
-
 # Query 1: the active-bets dashboard (newest active bets). bets_active_placed_at_idx.
 QUERY1_ACTIVE_BETS = """
 SELECT b.id, b.user_id, b.market_id, m.name AS market, e.name AS event, b.stake, b.odds, b.placed_at
@@ -69,13 +66,3 @@ INSERT INTO bets (user_id, market_id, stake, odds)
 VALUES (%(user_id)s, %(market_id)s, %(stake)s, %(odds)s)
 RETURNING id, placed_at
 """
-
-# Every statement with parameters of its types, for planning only: each new pooled connection EXPLAINs them
-# (nothing runs), so the server loads its catalog entries for these tables and indexes then, instead of inside
-# the first timed query on that connection (Query 1's first call on a new backend took several ms).
-_BET: dict[str, Any] = {"user_id": 1, "market_id": 1, "stake": Decimal("1.00"), "odds": Decimal("2.00")}
-Statements = tuple[tuple[str, dict[str, Any]], ...]
-READS: Statements = ((QUERY1_ACTIVE_BETS, {}), (QUERY2_USER_BETS, {"user_id": 1, "limit": 50}),
-                     (USER_EXISTS, {"user_id": 1}), (QUERY3_MARKET_EXPOSURE, {"market_id": 1}),
-                     (QUERY4_DAILY_VOLUME, {"days": 7}), (META, {}))
-WRITES: Statements = ((LOCK_MARKET, _BET), (DEBIT_USER, _BET), (USER_BALANCE, _BET), (INSERT_BET, _BET))

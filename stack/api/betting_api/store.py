@@ -74,13 +74,6 @@ def _connection_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _planner(statements: queries.Statements) -> Callable[[Conn], Awaitable[None]]:
-    async def plan(conn: Conn) -> None:
-        for sql, params in statements:
-            await conn.execute("EXPLAIN " + sql, params)
-    return plan
-
-
 class Database:
     def __init__(self, settings: Settings, metrics: ApiMetrics, control: Control | None = None) -> None:
         self.settings = settings
@@ -102,8 +95,6 @@ class Database:
                 # Keep trying to reconnect for as long as the process lives; recovery needs no restart.
                 reconnect_timeout=3600 * 24,
                 max_idle=300,
-                # Reads run on both servers (a replica outage sends them to the primary); writes on the primary.
-                configure=_planner(queries.READS + (queries.WRITES if name == "primary" else ())),
             )
         self._replica_down_until = 0.0
 
