@@ -257,33 +257,38 @@ def is_open_model(profile: LoadProfile) -> bool:
 
 
 def profile_from_spec(name: str, *, rate: float = 30.0, users: int = 10, duration: float = 60.0,
-                      params: dict[str, Any] | None = None) -> LoadProfile:
+                      params: dict[str, Any] | None = None, tail_s: float = 0.0) -> LoadProfile:
     """A profile from a scenario's ``load:`` block (profile name, rate, users, params); ``duration`` in
     real seconds. ``params`` refine the shape: think_s, spawn_rate, start_users, ramp_s, steps,
-    base_users, before_s, spike_s, max_users."""
+    base_users, before_s, spike_s, max_users. ``tail_s``: seconds the final level holds past ``duration``
+    (the shape itself is that of ``duration``)."""
+    if tail_s < 0:
+        raise HarnessError(f"tail_s must be >= 0, got {tail_s}")
     p = dict(params or {})
     think = tuple(p.pop("think_s", (0.5, 2.0)))
     if name == "constant_users":
-        return ConstantUsers(users=users, duration_s=duration, think_s=think)
+        return ConstantUsers(users=users, duration_s=duration + tail_s, think_s=think)
     if name == "ramp":
         ramp_s = float(p.get("ramp_s", duration))
         return Ramp(start_users=int(p.get("start_users", 0)), end_users=users, ramp_s=ramp_s,
-                    hold_s=max(0.0, duration - ramp_s), think_s=think)
+                    hold_s=max(0.0, duration - ramp_s) + tail_s, think_s=think)
     if name == "steps":
         if "steps" in p:
             steps = tuple((int(u), float(s)) for u, s in p["steps"])
         else:
             n = int(p.get("count", 4))
             steps = tuple((max(1, round(users * (i + 1) / n)), duration / n) for i in range(n))
+        if tail_s:
+            steps = (*steps[:-1], (steps[-1][0], steps[-1][1] + tail_s))
         return Steps(steps=steps, think_s=think)
     if name == "spike":
         spike_s = float(p.get("spike_s", duration / 3))
         before = float(p.get("before_s", (duration - spike_s) / 2))
         base = int(p.get("base_users", max(1, users // 5)))
         return Spike(base_users=base, spike_users=max(users, base + 1), before_s=before, spike_s=spike_s,
-                     after_s=max(0.0, duration - before - spike_s), think_s=think)
+                     after_s=max(0.0, duration - before - spike_s) + tail_s, think_s=think)
     if name == "constant_rate":
-        return ConstantArrivalRate(rate_per_s=rate, duration_s=duration,
+        return ConstantArrivalRate(rate_per_s=rate, duration_s=duration + tail_s,
                                    max_users=int(p.get("max_users", max(10, math.ceil(rate)))))
     raise HarnessError(f"unknown load profile {name!r}",
                        hint="use constant_users, ramp, steps, spike or constant_rate")

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +40,9 @@ from harness.faults import Faults
 from harness.faults.spec import KIND_SPECS
 from harness.observe.alertmanager import AlertmanagerClient
 from harness.observe.prometheus import PrometheusClient
+
+if TYPE_CHECKING:
+    from harness.load.profile import LoadProfile
 
 log = logging.getLogger("harness.scenario")
 
@@ -180,8 +183,8 @@ class ScenarioRunner:
             faults = self._faults()
             self._play_faults(scn, t0, faults, fault_times, achieved)
             _sleep_until(clock, t0 + self.timing.real(scn.duration), self.opt.sleep)
-            # With the load still running (it runs 5 s past the scenario), so an alert cannot "resolve"
-            # merely because traffic stopped.
+            # With the load still running (it runs past the last resolution bound: resolution_tail), so an
+            # alert cannot "resolve" merely because traffic stopped.
             self._await_resolutions(scn, timeline, fault_times)
         except Exception as exc:  # the run failed; keep what was recorded and say why
             log.exception("scenario %s failed to run", scn.name)
@@ -278,11 +281,8 @@ class ScenarioRunner:
         if self._load_factory is not None:
             return self._load_factory(scn, records_path)
         from harness.load import run_load  # lazy: see LAZY_ADAPTERS
-        from harness.load.profile import profile_from_spec
 
-        total = self.timing.real(self.warmup(scn) + scn.duration) + 5.0
-        profile = profile_from_spec(scn.load.profile, rate=scn.load.rate, users=scn.load.users,
-                                    duration=total, params=dict(scn.load.params))
+        profile = self.load_profile(scn)
         run = run_load(self.stack.urls["api"], profile, records_path=records_path, clock=self.stack.clock,
                        locustfile=scn.load.locustfile, workers=self.opt.load_workers,
                        timeline=self.stack.timeline, run_id=self.stack.run_id)
@@ -292,6 +292,17 @@ class ScenarioRunner:
             run.stop()
             raise
         return run
+
+    def load_profile(self, scn: Scenario) -> LoadProfile:
+        """The scenario's load in real seconds: its shape over warm-up and duration, then its last level held
+        until the last resolution can be judged. With no traffic a ratio or a quantile has no value, and an
+        alert on it "resolves" though nothing did. 30 s more cover a fault undone late (a restart); the load is
+        stopped once the scenario is judged, so they cost nothing."""
+        from harness.load.profile import profile_from_spec  # lazy: see LAZY_ADAPTERS
+
+        return profile_from_spec(scn.load.profile, rate=scn.load.rate, users=scn.load.users,
+                                 duration=self.timing.real(self.warmup(scn) + scn.duration),
+                                 params=dict(scn.load.params), tail_s=self.resolution_tail(scn) + 30.0)
 
     def _ground_truth_achieved(self, faults: list[dict[str, Any]], records_path: Path) -> None:
         """Add what the raw request records say each calibrated fault achieved (an error ratio) to its entry."""
@@ -421,6 +432,16 @@ class ScenarioRunner:
                 if verdict.ok:
                     break
                 self.opt.sleep(0.25)
+
+    def resolution_tail(self, scn: Scenario) -> float:
+        """Real seconds past the scenario's end that its ``resolves`` checks may still be open, by the planned
+        fault times (``_await_resolutions`` waits that long at most, plus any delay in undoing a fault)."""
+        tail = 0.0
+        for e in scn.expectations:
+            fault = scn.fault(e.params.get("after")) if e.kind == "resolves" else None
+            if fault is not None:
+                tail = max(tail, self.timing.real(fault.end - scn.duration) + self.within(scn, e))
+        return tail
 
     def within(self, scn: Scenario, e: Expectation) -> float:
         """Real seconds allowed: the scenario's own bound, or the default's production terms compressed plus

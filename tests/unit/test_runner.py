@@ -428,3 +428,26 @@ def test_a_scenario_runs_alone_when_it_judges_a_latency_and_only_then():
     assert alone("silent: '*'")                       # every alert, QueryLatencyHigh among them
     assert alone("latency: /api/bets\n    percentile: 95\n    budget: 100ms")
     assert not alone("silent: Misnamed") and not alone("fires: RedisDown")
+
+
+def test_the_load_holds_its_last_level_until_the_last_resolution_can_be_judged():
+    # With no traffic a quantile or a ratio has no value and its alert "resolves": the load must outlast the
+    # resolve bound, not stop with the scenario. Scale 60: the fault ends with the scenario (at 10m = 10 s) and
+    # RedisDown may resolve up to 2m = 2 s later.
+    clock = FakeClock()
+    runner = ScenarioRunner(FakeStack(clock, Timeline()), CATALOG,
+                            RunOptions(time_scale=60, records_dir=Path("/nonexistent"), sleep=clock.sleep),
+                            prometheus=FakeProm(()))
+    scn = SCN.replace("load: {profile: none}", "load: {profile: constant_rate, rate: 5}")
+    at_end = parse_scenario(scn.replace("duration: 5m}", "duration: 8m}"), file="s.yaml")
+    assert runner.resolution_tail(at_end) == 2.0
+    warmup = runner.warmup(at_end) / 60
+    assert runner.load_profile(at_end).duration_s == warmup + 10 + 2 + 30
+    early = parse_scenario(scn, file="s.yaml")   # ends at 7m: its bound (9m) is inside the scenario
+    assert runner.resolution_tail(early) == 0.0
+    steps = parse_scenario(scn.replace("{profile: constant_rate, rate: 5}", "{profile: steps, users: 4}"),
+                           file="s.yaml")
+    shaped = runner.load_profile(steps)
+    end = warmup + 10 + 30
+    assert shaped.users_at(end - 0.1) == 4 and shaped.users_at(end + 0.1) is None
+    assert shaped.users_at(0.1) == 1    # the shape is still that of warm-up and duration
