@@ -35,6 +35,13 @@ AFFORDABLE_SCALE = 10.0
 # A scale is planned for this many times the events a window needs: the count of a window moves with the
 # arrivals in it, and the judgement after the run takes the fewest any window held.
 PLAN_MARGIN = 1.5
+# A pause of the machine (the API's event loop, a disk flush) is a real term too: every call in flight or
+# arriving during it takes that much longer, whatever the scale. A quantile's window is kept long enough that
+# a pause this long delays at most half of the calls beyond its quantile (2.5% of a p95's window), so a pause
+# twice as long still cannot carry a latency over a threshold the fault stays under. In CI runs on 2 cores a
+# pause of about 0.45 s put 5% of a 9.4 s window of place_bet over 50 ms (p95 at scale 32), and a burst
+# of slow Query 1 calls held a thinned window over 5 ms.
+STALL_S = 0.5
 
 _COMPARISONS = {">", "<", ">=", "<=", "==", "!="}
 _COUNTING = {"rate", "irate", "increase"}
@@ -52,6 +59,7 @@ class Need:
     window_s: float               # production seconds
     needed: int                   # events per window per group
     what: str                     # "p95 > 0.005", "ratio > 0.01"
+    tail: float = 0.0             # a quantile's share of events beyond it (0.05 for a p95); 0 for a ratio
 
     def selects(self, labels: Mapping[str, str]) -> bool:
         return all(_match(labels.get(name, ""), op, value) for name, op, value in self.matchers)
@@ -120,7 +128,7 @@ def _counted(node: object, group_by: tuple[str, ...] | None = None,
 
 
 def _need(alert: str, sel: pp.MatrixSelector, group_by: tuple[str, ...] | None, needed: int, what: str,
-          bucket: bool) -> Need:
+          bucket: bool, tail: float = 0.0) -> Need:
     vs = sel.vector_selector
     metric = str(vs.name or "")
     matchers = _matchers(vs)
@@ -128,7 +136,7 @@ def _need(alert: str, sel: pp.MatrixSelector, group_by: tuple[str, ...] | None, 
         metric = re.sub(r"_bucket$", "_count", metric)
         matchers = tuple(m for m in matchers if m[0] != "le")
     groups = tuple(g for g in (group_by or ()) if g != "le")
-    return Need(alert, metric, matchers, groups, sel.range.total_seconds(), needed, what)
+    return Need(alert, metric, matchers, groups, sel.range.total_seconds(), needed, what, tail)
 
 
 def _number(node: object) -> float | None:
@@ -148,7 +156,7 @@ def _visit(alert: str, node: object, threshold: tuple[str, float] | None, out: l
             what = f"p{q * 100:g}" + (f" {threshold[0]} {threshold[1]:g}" if threshold else "")
             for sel, by in _counted(node.args[1]):
                 if str(sel.vector_selector.name or "").endswith("_bucket"):
-                    out.append(_need(alert, sel, by, needed, what, bucket=True))
+                    out.append(_need(alert, sel, by, needed, what, bucket=True, tail=1 - q))
         return
     if isinstance(node, pp.BinaryExpr):
         op = str(node.op)
@@ -254,18 +262,32 @@ def deviations(calibrated: EventRates, measured: EventRates, requests: float) ->
 def limits(needs: Iterable[Need], rates: EventRates, load_rate: float,
            labels: Mapping[str, str] | None = None) -> list[tuple[float, str]]:
     """(largest scale, why) at which each group's window still holds what its need asks (with
-    ``PLAN_MARGIN``), at ``load_rate``; with ``labels`` (an expectation's), only the groups they select."""
+    ``PLAN_MARGIN``), at ``load_rate``; with ``labels`` (an expectation's), only the groups they select. A
+    quantile's window also stays long enough for a pause of ``STALL_S`` (``stall_limit``)."""
     out = []
     for need in needs:
+        judged = False
         for group, per_s in sorted(rates.per_group(need, load_rate).items()):
             values = dict(group)
             if per_s <= 0 or any(values.get(k, str(v)) != str(v) for k, v in (labels or {}).items()):
                 continue
+            judged = True
             held = per_s * need.window_s
             out.append((held / (need.needed * PLAN_MARGIN),
                         f"{need.describe(group)}: needs {need.needed} events a window, {held:.0f} at real time "
                         f"({per_s:.2f}/s at {load_rate:g} req/s)"))
+        if judged and need.tail > 0:
+            out.append(stall_limit(need))
     return out
+
+
+def stall_limit(need: Need) -> tuple[float, str]:
+    """(largest scale, why) at which a pause of ``STALL_S`` delays at most half of the events beyond the
+    quantile: the window must last ``2 * STALL_S / tail`` real seconds, whatever the rate."""
+    real_s = 2 * STALL_S / need.tail
+    return (need.window_s / real_s,
+            f"a {STALL_S:g} s pause of the machine under {need.describe()}: it must delay at most "
+            f"{need.tail / 2:.1%} of a window's events, so the window lasts >= {real_s:.0f} s")
 
 
 def unresolved(need: Need, held: Mapping[Group, float]) -> dict[Group, str]:

@@ -6,11 +6,13 @@ from harness.core import verdict as V
 from harness.core.resolution import (
     AFFORDABLE_SCALE,
     PLAN_MARGIN,
+    STALL_S,
     EventRates,
     limits,
     needs_of,
     rates_from_counts,
     relevant,
+    stall_limit,
     unresolved,
 )
 from harness.core.timeline import ALERT_STATE, Event
@@ -133,3 +135,18 @@ def test_firing_on_a_window_too_sparse_to_judge_is_reported_not_failed():
     v = V.stays_silent(both, "QueryLatencyHigh", start=0, end=100, unjudged=[({"query_name": "query1"}, why)])
     assert not v.ok and "firing from t=30.00s" in v.observed
     assert not V.stays_silent(events, "QueryLatencyHigh", start=0, end=100).ok
+
+
+def test_a_quantiles_window_outlasts_a_pause_of_the_machine_whatever_the_rate():
+    q1, _ = needs_of("QueryLatencyHigh", QUERY_LATENCY)
+    assert q1.tail == pytest.approx(0.05)
+    # a 5m p95 window must last 2 * STALL_S / 5% = 20 s: scale 15, at any load rate
+    for rate in (30.0, 3000.0):
+        pauses = [lim for lim, text in limits([q1], rates(), rate) if text.startswith("a 0.5 s pause")]
+        assert pauses == [pytest.approx(300 / (2 * STALL_S / 0.05))] and STALL_S == 0.5
+    (p99,) = needs_of("Slow", "histogram_quantile(0.99, rate(x_bucket[5m])) > 1")
+    assert stall_limit(p99)[0] == pytest.approx(3.0)
+    # a ratio has no such limit: a pause delays requests, it does not fail them
+    (ratio,) = needs_of("Errors", 'sum(rate(http_requests_total{status="500"}[5m])) / '
+                                  'sum(rate(http_requests_total[5m])) > 0.01')
+    assert ratio.tail == 0 and not [t for _, t in limits([ratio], rates(), 30.0) if "pause" in t]

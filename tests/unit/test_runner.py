@@ -340,10 +340,13 @@ def test_the_scale_keeps_the_events_a_judged_window_needs_at_the_scenarios_load_
     assert choice.scale == 13
     assert "query_name=query2" in choice.limits[0]
     assert len(choice.under_resolved) == 1 and "query_name=query1" in choice.under_resolved[0]
-    # Raising the load rate allows a higher scale.
+    # Raising the load rate allows a higher scale (query2's window: 26 at 80 req/s), up to where a pause of the
+    # machine would carry a p95 (a 5m window must last 20 s: 15).
     faster = parse_scenario("duration: 10m\nload: {profile: constant_rate, rate: 80}\nexpect:\n"
                             "  - silent: QueryLatencyHigh\n")
-    assert runner.choose_scale(faster, cap=60).scale == 26
+    fast = runner.choose_scale(faster, cap=60)
+    assert fast.scale == 15 and "pause of the machine" in fast.limits[0]
+    assert any("query_name=query2" in x and "allows 26.7" in x for x in fast.limits)
 
 
 def test_firing_on_a_window_that_held_enough_events_still_fails_a_silent_check():
