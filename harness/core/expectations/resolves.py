@@ -37,7 +37,8 @@ def evaluate(judge: Judge, e: Expectation, seen: Observed) -> list[Verdict]:
 KIND = ExpectKind(
     name="resolves", subject="alert", names_alert=True, judges_state=True, bound=RESOLVE,
     doc="The alert resolves within the bound after the fault ends (observation continues past the scenario's "
-        "end until the bound).",
+        "end until the bound, and so does the load: with no traffic a ratio or a quantile has no value, and its "
+        "alert would resolve though nothing recovered).",
     fields=(WITHIN, AFTER, LABELS),
     example={"resolves": "RedisDown", "within": "5m"},
     validate=validate, evaluate=evaluate,
