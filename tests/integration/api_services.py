@@ -209,8 +209,11 @@ class Services:
     def wait_replica_caught_up(self, timeout: float = 10.0) -> None:
         if self.replica is None:
             return
+        # The insert position, not pg_current_wal_lsn() (the write position): with synchronous_commit=off a
+        # commit has returned before its record is written, and a replica caught up to the write position may
+        # not have it yet (a CI run's daily volume missed the bet placed just before).
         with psycopg.connect(self.primary.dsn(), autocommit=True) as conn:
-            row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+            row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
         assert row is not None
         target = row[0]
         deadline = time.monotonic() + timeout
