@@ -63,7 +63,11 @@ audit-check: setup
 audit-full: setup
 	$(VENV)/bin/harness audit --confirm-scale 0 --expect scenarios/expected-findings.json
 
-TEST_STAGES := setup lint typecheck unit integration scenarios audit-check
+# The audit-check runs beside the scenario suite (tests/run-stages.sh runs `a+b` side by side): none of its
+# scenarios judges a latency, so it shares the machine with the suite's workers while they run the others. The
+# suite's scenarios that run alone are collected last (harness.pytest_plugin.alone_last): one block at the end,
+# once the rest of the suite and the audit are done, rather than waits in the middle.
+TEST_STAGES := setup lint typecheck unit integration scenarios+audit-check
 
 test:
 	@bash tests/run-stages.sh $(TEST_STAGES)

@@ -3,7 +3,8 @@
 - Options: --backend, --rules, --alertmanager-config, --time-scale; resolved with the environment and
   pyproject through ``harness.config`` like every command's flags.
 - YAML files in a ``scenarios`` directory are collected as test items; all of them are validated together
-  at the end of collection, so a bad file stops the run in under a second, before any service starts.
+  at the end of collection, so a bad file stops the run in under a second, before any service starts. The
+  scenarios that need the machine to themselves are run last (``alone_last``).
 - Fixtures: ``stack`` (session scope, shared with YAML items; between scenarios every toxic and fault is
   removed, services restored and alerts resolved), ``faults``, ``load``, ``alerts``, ``slo``.
 - The session's stack, report and SIGTERM handling are one ``harness.scenario.run.Run``: the report
@@ -123,6 +124,21 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         validate_scenarios(runnable, validation_context(catalog))
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
+    alone_last(items, catalog)
+
+
+def alone_last(items: list[pytest.Item], catalog: Any) -> None:
+    """Move the scenarios that run alone (harness.host.quiet) after every other item, in place, each group in
+    its own order. While one of them runs, every other runner (an xdist worker, an audit beside the suite)
+    waits: taken last, they are one block at the end, when the others are done, rather than a wait in the
+    middle of the run for each of them."""
+    from harness.scenario.runner import runs_alone
+
+    def alone(item: pytest.Item) -> bool:
+        return isinstance(item, ScenarioItem) and not item.get_closest_marker("skip") \
+            and runs_alone(item.scenario, catalog)
+
+    items.sort(key=alone)   # stable: False (the others) first
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -117,6 +117,20 @@ def scenario_warmup(scn: Scenario, catalog: Catalog) -> float:
     return max(scn.warmup, max((x for x in needs if x <= MAX_WARMUP_S), default=0.0))
 
 
+def runs_alone(scn: Scenario, catalog: Catalog) -> bool:
+    """Whether the scenario needs the machine to itself (harness.host.quiet): it judges a latency, through a
+    ``latency`` budget or an alert whose rule reads a histogram quantile (QueryLatencyHigh's p95 of a few ms),
+    and another runner's load on the same cores would be read as its fault."""
+    if any(e.kind == "latency" for e in scn.expectations):
+        return True
+    alerts = set(expected_to_fire(scn, catalog))
+    for e in scn.expectations:
+        if KINDS[e.kind].judges_state:
+            alerts |= set(catalog.alerts) if e.subject == "*" else {e.subject}
+    return any("histogram_quantile" in read(expand_records(catalog.rule(a).expr, catalog.record_exprs)).functions
+               for a in sorted(alerts) if a in catalog.alerts)
+
+
 class ScenarioRunner:
     def __init__(self, stack: Stack, catalog: Catalog, options: RunOptions, *, prometheus: AlertSource | None = None,
                  faults_factory: Callable[[Stack], FaultInjector] | None = None,
@@ -493,17 +507,7 @@ class ScenarioRunner:
                             windows=self.catalog.windows(), events=self.event_limits(scn))
 
     def runs_alone(self, scn: Scenario) -> bool:
-        """Whether the scenario needs the machine to itself (harness.host.quiet): it judges a latency, through a
-        ``latency`` budget or an alert whose rule reads a histogram quantile (QueryLatencyHigh's p95 of a few ms),
-        and another runner's load on the same cores would be read as its fault."""
-        if any(e.kind == "latency" for e in scn.expectations):
-            return True
-        alerts = set(expected_to_fire(scn, self.catalog))
-        for e in scn.expectations:
-            if KINDS[e.kind].judges_state:
-                alerts |= set(self.catalog.alerts) if e.subject == "*" else {e.subject}
-        return any("histogram_quantile" in read(self._expr(self.catalog.rule(a))).functions
-                   for a in sorted(alerts) if a in self.catalog.alerts)
+        return runs_alone(scn, self.catalog)
 
     def judged_needs(self, scn: Scenario) -> list[tuple[Need, Any]]:
         """The event needs of every alert the scenario judges, with the `labels:` of the expectation (the

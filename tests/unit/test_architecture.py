@@ -44,6 +44,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("harness.pytest_plugin", "harness.scenario.suite"): PLUGIN,
     ("harness.pytest_plugin", "harness.scenario.validate"): PLUGIN,
     ("harness.pytest_plugin", "harness.scenario.alertmap"): PLUGIN,
+    ("harness.pytest_plugin", "harness.scenario.runner"): PLUGIN,
     ("harness.pytest_plugin", "harness.core.model"): PLUGIN,
     ("harness.pytest_plugin", "harness.faults"): PLUGIN,
     ("harness.pytest_plugin", "harness.load"): PLUGIN,

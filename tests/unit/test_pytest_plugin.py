@@ -30,6 +30,19 @@ def test_yaml_scenarios_are_collected(pytester: pytest.Pytester) -> None:
     assert result.ret == 0
 
 
+def test_the_scenarios_that_run_alone_are_collected_last(pytester: pytest.Pytester) -> None:
+    # QueryLatencyHigh reads a p95 of a few ms: its scenario needs the machine to itself, so it goes after the
+    # others (one block at the end, not a wait in the middle of a parallel run), whatever its name.
+    _write(pytester, "a_latency.yaml", GOOD.replace("name: redis-blip", "name: a-latency")
+           .replace("silent: RedisDown", "silent: QueryLatencyHigh"))
+    _write(pytester, "b_plain.yaml", GOOD)
+    _write(pytester, "c_plain.yaml", GOOD.replace("name: redis-blip", "name: c-plain"))
+    result = pytester.runpytest("--collect-only", "-q", "scenarios")
+    result.stdout.fnmatch_lines(["scenarios/b_plain.yaml::redis-blip", "scenarios/c_plain.yaml::c-plain",
+                                 "scenarios/a_latency.yaml::a-latency"])
+    assert result.ret == 0
+
+
 def test_bad_scenario_fails_at_collection_with_location(pytester: pytest.Pytester) -> None:
     _write(pytester, "redis_blip.yaml", GOOD.replace("silent: RedisDown", "silent: RedisDwn")
            .replace("target: redis,", "target: rediss,"))
