@@ -38,9 +38,8 @@ PLAN_MARGIN = 1.5
 # A pause of the machine (the API's event loop, a disk flush) is a real term too: every call in flight or
 # arriving during it takes that much longer, whatever the scale. A quantile's window is kept long enough that
 # a pause this long delays at most half of the calls beyond its quantile (2.5% of a p95's window), so a pause
-# twice as long still cannot carry a latency over a threshold the fault stays under. In CI runs on 2 cores a
-# pause of about 0.45 s put 5% of a 9.4 s window of place_bet over 50 ms (p95 at scale 32), and a burst
-# of slow Query 1 calls held a thinned window over 5 ms.
+# twice as long still cannot carry a latency over a threshold the fault stays under. In a CI run on 2 cores a
+# pause of about 0.45 s put 5% of a 9.4 s window of place_bet over 50 ms (p95 at scale 32).
 STALL_S = 0.5
 
 _COMPARISONS = {">", "<", ">=", "<=", "==", "!="}

@@ -452,7 +452,9 @@ class ScenarioRunner:
         fault times (``_await_resolutions`` waits that long at most, plus any delay in undoing a fault)."""
         tail = 0.0
         for e in scn.expectations:
-            fault = scn.fault(e.params.get("after")) if e.kind == "resolves" else None
+            if e.kind != "resolves":
+                continue
+            fault = scn.fault(e.params.get("after"))
             if fault is not None:
                 tail = max(tail, self.timing.real(fault.end - scn.duration) + self.within(scn, e))
         return tail

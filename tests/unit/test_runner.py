@@ -242,15 +242,20 @@ def test_a_failed_alert_expectation_carries_the_promql_and_what_it_returned():
     assert prom.asked[0] == "redis_up"
 
 
+def _runner(catalog: Catalog) -> ScenarioRunner:
+    """A runner at time scale 60 on a fake stack and clock, with a Prometheus that has no series."""
+    clock = FakeClock()
+    return ScenarioRunner(FakeStack(clock, Timeline()), catalog,
+                          RunOptions(time_scale=60, records_dir=Path("/nonexistent"), sleep=clock.sleep),
+                          prometheus=FakeProm(()))
+
+
 def test_warm_up_lasts_until_every_judged_alert_reads_a_window_of_steady_load_only():
     slow = AlertRule("QueryLatencyHigh", "histogram_quantile(0.95, rate(q_bucket[5m])) > 0.005", 300, {}, "g",
                      None, "f")
     budget = AlertRule("Budget", "avg_over_time(x[30d]) < 0.99", 0, {}, "g", None, "f")
     catalog = Catalog(alerts={**CATALOG.alerts, "QueryLatencyHigh": slow, "Budget": budget})
-    clock = FakeClock()
-    runner = ScenarioRunner(FakeStack(clock, Timeline()), catalog,
-                            RunOptions(time_scale=60, records_dir=Path("/nonexistent"), sleep=clock.sleep),
-                            prometheus=FakeProm(()))
+    runner = _runner(catalog)
     one = parse_scenario("duration: 10m\nexpect:\n  - silent: QueryLatencyHigh\n")
     # window 5m + two scrapes and two evaluations; its for (5m) adds nothing: a transient that leaves the window
     # clears the condition, and the pending state with it
@@ -419,10 +424,7 @@ def test_a_scenario_runs_alone_when_it_judges_a_latency_and_only_then():
     # a metric whose name merely starts like the function is not a quantile
     named = AlertRule("Misnamed", "rate(histogram_quantile_misses_total[5m]) > 1", 0, {}, "g", None, "f")
     catalog = Catalog(alerts={**CATALOG.alerts, "QueryLatencyHigh": slow, "Misnamed": named})
-    clock = FakeClock()
-    runner = ScenarioRunner(FakeStack(clock, Timeline()), catalog,
-                            RunOptions(time_scale=60, records_dir=Path("/nonexistent"), sleep=clock.sleep),
-                            prometheus=FakeProm(()))
+    runner = _runner(catalog)
 
     def alone(expect: str) -> bool:
         return runner.runs_alone(parse_scenario(f"duration: 10m\nexpect:\n  - {expect}\n"))
@@ -437,10 +439,7 @@ def test_the_load_holds_its_last_level_until_the_last_resolution_can_be_judged()
     # With no traffic a quantile or a ratio has no value and its alert "resolves": the load must outlast the
     # resolve bound, not stop with the scenario. Scale 60: the fault ends with the scenario (at 10m = 10 s) and
     # RedisDown may resolve up to 2m = 2 s later.
-    clock = FakeClock()
-    runner = ScenarioRunner(FakeStack(clock, Timeline()), CATALOG,
-                            RunOptions(time_scale=60, records_dir=Path("/nonexistent"), sleep=clock.sleep),
-                            prometheus=FakeProm(()))
+    runner = _runner(CATALOG)
     scn = SCN.replace("load: {profile: none}", "load: {profile: constant_rate, rate: 5}")
     at_end = parse_scenario(scn.replace("duration: 5m}", "duration: 8m}"), file="s.yaml")
     assert runner.resolution_tail(at_end) == 2.0
