@@ -25,18 +25,24 @@ stop_group() {
 }
 trap stop_group INT TERM
 
+record() {   # name seconds exit-code [note]: one line of the summary
+    local status
+    status=$([ "$3" -eq 0 ] && echo ok || echo "FAILED (exit $3)")
+    summary+=("$(printf '  %-12s %6ss  %s%s' "$1" "$2" "$status" "${4:+, $4}")")
+}
+
 run_one() {   # stage: run it here, its output straight to the terminal
-    local t0 rc status
+    local t0 rc
     t0=$(date +%s)
     make --no-print-directory "$1"
     rc=$?
-    status=$([ "$rc" -eq 0 ] && echo ok || echo "FAILED (exit $rc)")
-    summary+=("$(printf '  %-12s %6ss  %s' "$1" "$(( $(date +%s) - t0 ))" "$status")")
+    record "$1" "$(( $(date +%s) - t0 ))" "$rc"
     return "$rc"
 }
 
 run_side_by_side() {   # a+b: every part in its own process group, its log printed when it ends
-    local parts part rc=0 done_count=0 n t0 gone prc secs status
+    local parts part rc=0 t0 gone prc secs
+    local -A shown=()
     IFS=+ read -ra parts <<< "$1"
     logs=$(mktemp -d /tmp/harness-stages.XXXXXX)
     t0=$(date +%s)
@@ -46,24 +52,21 @@ run_side_by_side() {   # a+b: every part in its own process group, its log print
                        echo "$rc $(( $(date +%s) - t0 ))" > "$2/$1.rc"' _ "$part" "$logs" &
         pgids+=("$!")
     done
-    n=${#parts[@]}
-    while [ "$done_count" -lt "$n" ]; do
+    while [ "${#shown[@]}" -lt "${#parts[@]}" ]; do
         wait -n
         gone=$?   # 127: no job left, so a part that wrote no result was killed
         for part in "${parts[@]}"; do
-            [ ! -f "$logs/$part.shown" ] || continue
+            [ -z "${shown[$part]:-}" ] || continue
             if [ ! -f "$logs/$part.rc" ]; then
                 [ "$gone" -eq 127 ] || continue
                 echo "1 $(( $(date +%s) - t0 ))" > "$logs/$part.rc"
                 echo "(killed before it could write its result)" >> "$logs/$part.log"
             fi
-            touch "$logs/$part.shown"
-            done_count=$((done_count + 1))
+            shown[$part]=1
             read -r prc secs < "$logs/$part.rc"
             echo "---- $part (ended after ${secs}s, exit $prc) ----"
             cat "$logs/$part.log"
-            status=$([ "$prc" -eq 0 ] && echo ok || echo "FAILED (exit $prc)")
-            summary+=("$(printf '  %-12s %6ss  %s, beside the others of %s' "$part" "$secs" "$status" "$1")")
+            record "$part" "$secs" "$prc" "beside the others of $1"
             [ "$prc" -eq 0 ] || rc=$prc
         done
     done
